@@ -1,0 +1,131 @@
+"""Dumps the reference fixtures the C# tests compare against (llm.c style).
+
+Regenerate (Debian's PyTorch; the `python3` on PATH may be another interpreter):
+    /usr/bin/python3 reference/make_fixtures.py
+
+Each fixture is a safetensors file. Tensor names:
+    param.<key>   weights, <key> = the C# state-dict key
+    input.<name>  inputs (x and the upstream gradient dy for a layer; tokens, targets for a model)
+    output.<name> forward results (y or logits, loss, lambda per layer, attention maps)
+    grad.<name>   gradients: grad.x and grad.<key> for every parameter
+__metadata__ holds format "difft-fixture", version, kind, the configuration (JSON) and the
+generator's torch version. The weights are random but not tiny, so that the maps are far from
+uniform and every gradient path carries signal.
+"""
+import json
+import os
+import struct
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import difft_ref as R  # noqa: E402
+
+FORMAT = "difft-fixture"
+VERSION = "1"
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+DTYPES = {torch.float32: "F32", torch.int64: "I64"}
+
+
+def save_safetensors(path, tensors, metadata):
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous().cpu()
+        b = t.numpy().tobytes()
+        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def randomize(module, scale=1.0):
+    """Weights with enough spread for sharp attention maps; norms not all ones."""
+    g = torch.Generator().manual_seed(1234)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if name.endswith("norm.weight") or name.endswith("subln.weight"):
+                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=g))
+            elif "lambda_" in name:
+                p.copy_(0.1 * torch.randn(p.shape, generator=g))
+            elif p.dim() == 2:
+                fan_in = p.shape[1]
+                p.copy_(scale * torch.randn(p.shape, generator=g) / fan_in ** 0.5)
+
+
+def attention_fixture(name, embed_dim, num_heads, num_kv_heads, depth, batch, seq_len, seed):
+    torch.manual_seed(seed)
+    m = R.DiffAttention(embed_dim, depth, num_heads, num_kv_heads)
+    randomize(m, scale=2.0)
+    x = torch.randn(batch, seq_len, embed_dim, requires_grad=True)
+    dy = torch.randn(batch, seq_len, embed_dim)
+    y, a1, a2 = m(x, return_maps=True)
+    (y * dy).sum().backward()
+    t = {"input.x": x, "input.dy": dy, "output.y": y, "output.attn1": a1, "output.attn2": a2,
+         "output.lambda_full": m.lambda_full().reshape(1), "grad.x": x.grad}
+    for k, p in m.named_parameters():
+        t["param." + k] = p
+        t["grad." + k] = p.grad
+    cfg = dict(embed_dim=embed_dim, num_heads=num_heads, num_kv_heads=num_kv_heads, depth=depth,
+               batch=batch, seq_len=seq_len, rope_theta=10000.0)
+    meta = dict(format=FORMAT, version=VERSION, kind="diff_attention", config=json.dumps(cfg),
+                lambda_init=repr(m.lambda_init), torch=torch.__version__)
+    save_safetensors(os.path.join(OUT, name + ".safetensors"), t, meta)
+    # The module's own state dict, exactly its nine keys: what a user would save from PyTorch.
+    save_safetensors(os.path.join(OUT, name + ".weights.safetensors"), dict(m.state_dict()), {})
+    print(f"{name}: y {tuple(y.shape)}, lambda {m.lambda_full().item():.6f}, keys {sorted(m.state_dict())}")
+
+
+def model_fixture(name, cfg, batch, seq_len, seed):
+    torch.manual_seed(seed)
+    m = R.LanguageModel(cfg)
+    randomize(m, scale=1.5)
+    with torch.no_grad():
+        m.embed_tokens.weight.normal_(0, 0.5)
+    tokens = torch.randint(0, cfg["vocab_size"], (batch, seq_len))
+    targets = torch.randint(0, cfg["vocab_size"], (batch, seq_len))
+    logits = m(tokens)
+    loss = torch.nn.functional.cross_entropy(logits.view(-1, cfg["vocab_size"]), targets.view(-1))
+    loss.backward()
+    t = {"input.tokens": tokens, "input.targets": targets, "output.logits": logits,
+         "output.loss": loss.reshape(1)}
+    for i, layer in enumerate(m.layers):
+        if cfg["arch"] == "diff":
+            t[f"output.lambda.{i}"] = layer.attn.lambda_full().reshape(1)
+    for k, p in m.named_parameters():
+        t["param." + k] = p
+        t["grad." + k] = p.grad
+    meta = dict(format=FORMAT, version=VERSION, kind="model", config=json.dumps(cfg),
+                batch=batch, seq_len=seq_len, torch=torch.__version__)
+    save_safetensors(os.path.join(OUT, name + ".safetensors"), t, meta)
+    print(f"{name}: loss {loss.item():.6f}, params {sum(p.numel() for p in m.parameters())}")
+
+
+def main():
+    torch.set_num_threads(2)
+    os.makedirs(OUT, exist_ok=True)
+    # (a) one DIFF layer, MHA, depth 0
+    attention_fixture("attn_mha_depth0", embed_dim=64, num_heads=2, num_kv_heads=None, depth=0,
+                      batch=2, seq_len=9, seed=1)
+    # (b) one DIFF layer, GQA n_rep = 2, depth 3
+    attention_fixture("attn_gqa_depth3", embed_dim=64, num_heads=4, num_kv_heads=2, depth=3,
+                      batch=2, seq_len=9, seed=2)
+    base = dict(vocab_size=97, embed_dim=32, num_layers=2, num_heads=2, num_kv_heads=2, ffn_dim=85,
+                max_seq_len=64, rope_theta=10000.0, norm_eps=1e-5)
+    # (c) a 2-layer DIFF model, untied head; (d) the baseline Transformer, tied head, GQA
+    #     (4 heads reading 2 KV heads)
+    model_fixture("model_diff", dict(base, arch="diff", tie_embeddings=False), batch=2, seq_len=12, seed=3)
+    model_fixture("model_transformer", dict(base, arch="transformer", num_kv_heads=1, tie_embeddings=True),
+                  batch=2, seq_len=12, seed=4)
+
+
+if __name__ == "__main__":
+    main()

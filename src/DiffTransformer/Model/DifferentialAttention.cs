@@ -1,0 +1,143 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace DiffTransformer.Model;
+
+/// <summary>
+/// Multi-head differential attention (V1), as the authors define it (microsoft/unilm, Diff-Transformer):
+/// <code>
+///   [Q1; Q2] = X Wq,  [K1; K2] = X Wk,  V = X Wv
+///   λ = exp(λq1·λk1) − exp(λq2·λk2) + λinit,  λinit = 0.8 − 0.6·exp(−0.3·depth)
+///   head_h = (1 − λinit) · RMSNorm( (softmax(Q1K1ᵀ/√d) − λ·softmax(Q2K2ᵀ/√d)) V )
+///   out = Concat(head_1..head_H) Wo
+/// </code>
+/// H heads of two d-wide sub-heads (2h, 2h+1) and a 2d-wide value; GQA: head h reads KV group h / n_rep.
+/// State dict (exactly the reference module's nine keys): q_proj.weight [E,E], k_proj.weight [E/n_rep,E],
+/// v_proj.weight [E/n_rep,E], out_proj.weight [E,E], lambda_q1/k1/q2/k2 [d], subln.weight [2d].
+/// </summary>
+public sealed class DifferentialAttention : AttentionModule
+{
+#pragma warning disable IDE1006 // field names are the state-dict keys
+    private readonly Linear q_proj;
+    private readonly Linear k_proj;
+    private readonly Linear v_proj;
+    private readonly Linear out_proj;
+    private readonly Parameter lambda_q1;
+    private readonly Parameter lambda_k1;
+    private readonly Parameter lambda_q2;
+    private readonly Parameter lambda_k2;
+    private readonly RMSNorm subln;
+#pragma warning restore IDE1006
+
+    public int EmbedDim { get; }
+    /// <summary>H: DIFF heads.</summary>
+    public int NumHeads { get; }
+    /// <summary>Hkv: KV groups.</summary>
+    public int NumKvHeads { get; }
+    public int NRep { get; }
+    /// <summary>d: width of one sub-head; a value head is 2d wide.</summary>
+    public int HeadDim { get; }
+    public double LambdaInit { get; }
+    public override int NumMaps => 2 * NumHeads;
+
+    /// <summary>λinit = 0.8 − 0.6·exp(−0.3·depth).</summary>
+    public static double LambdaInitFor(int depth) => 0.8 - 0.6 * Math.Exp(-0.3 * depth);
+
+    /// <param name="embedDim">E.</param>
+    /// <param name="depth">layer index from 0.</param>
+    /// <param name="numHeads">H, half the heads of the Transformer it is compared with.</param>
+    /// <param name="numKvHeads">Hkv for GQA; null for MHA.</param>
+    /// <param name="rotary">shared rotary tables; null builds one (θ = <paramref name="ropeTheta"/>).</param>
+    public DifferentialAttention(int embedDim, int depth, int numHeads, int? numKvHeads = null,
+        RotaryEmbedding? rotary = null, double ropeTheta = 10000.0)
+        : base(nameof(DifferentialAttention), depth, rotary ?? new RotaryEmbedding(embedDim / numHeads / 2, ropeTheta))
+    {
+        var cfg = new ModelConfig { EmbedDim = embedDim, NumHeads = numHeads, NumKvHeads = numKvHeads, NumLayers = 1 }.Validate();
+        EmbedDim = embedDim;
+        NumHeads = numHeads;
+        NumKvHeads = cfg.KvHeads;
+        NRep = cfg.NRep;
+        HeadDim = cfg.HeadDim;
+        if (Rotary.HeadDim != HeadDim) throw new ArgumentException($"rotary head dim {Rotary.HeadDim} differs from d = {HeadDim}");
+        LambdaInit = LambdaInitFor(depth);
+
+        q_proj = nn.Linear(embedDim, embedDim, hasBias: false);
+        k_proj = nn.Linear(embedDim, embedDim / NRep, hasBias: false);
+        v_proj = nn.Linear(embedDim, embedDim / NRep, hasBias: false);
+        out_proj = nn.Linear(embedDim, embedDim, hasBias: false);
+        lambda_q1 = new Parameter(normal(0, 0.1, [HeadDim]));
+        lambda_k1 = new Parameter(normal(0, 0.1, [HeadDim]));
+        lambda_q2 = new Parameter(normal(0, 0.1, [HeadDim]));
+        lambda_k2 = new Parameter(normal(0, 0.1, [HeadDim]));
+        subln = new RMSNorm(2 * HeadDim, eps: 1e-5);
+        RegisterComponents();
+    }
+
+    internal Linear QProj => q_proj;
+    internal Linear KProj => k_proj;
+    internal Linear VProj => v_proj;
+    internal Linear OutProj => out_proj;
+
+    /// <summary>λ as a 0-d tensor (in the graph): exp(λq1·λk1) − exp(λq2·λk2) + λinit, one scalar for all heads of the layer.</summary>
+    public Tensor LambdaFull()
+    {
+        using var scope = NewDisposeScope();
+        var l1 = lambda_q1.mul(lambda_k1).sum().to_type(ScalarType.Float32).exp();
+        var l2 = lambda_q2.mul(lambda_k2).sum().to_type(ScalarType.Float32).exp();
+        return l1.sub(l2).add(LambdaInit).MoveToOuterDisposeScope();
+    }
+
+    public override Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        int h = NumHeads, hkv = NumKvHeads, d = HeadDim;
+
+        var q = q_proj.forward(x).view(b, t, 2 * h, d);                 // (B, T, 2H, d)
+        var k = k_proj.forward(x).view(b, t, 2 * hkv, d);               // (B, T, 2Hkv, d)
+        var v = v_proj.forward(x).view(b, t, hkv, 2 * d);               // (B, T, Hkv, 2d)
+        q = Rotary.Apply(q, startPos).transpose(1, 2);                  // (B, 2H, T, d)
+        k = Rotary.Apply(k, startPos).transpose(1, 2);                  // (B, 2Hkv, S, d)
+        v = v.transpose(1, 2);                                          // (B, Hkv, S, 2d)
+        long s = k.shape[2];
+
+        var lambdaFull = LambdaFull().to_type(q.dtype);                 // ()
+        Tensor attn;                                                    // (B, H, T, 2d)
+        bool wantMaps = capture is not null && capture.Wants(Depth);
+        if (Kernel == AttentionKernel.Explicit || wantMaps)
+        {
+            var kx = RepeatKv(k.view(b, hkv, 2, s, d), NRep);            // (B, 2H, S, d): sub-head (h, i) reads (h / n_rep, i)
+            var vx = RepeatKv(v.unsqueeze(2), NRep);                     // (B, H, S, 2d)
+            var logits = q.mul(1.0 / Math.Sqrt(d)).matmul(kx.transpose(-1, -2)); // (B, 2H, T, S)
+            var probs = CausalSoftmax(logits);                           // (B, 2H, T, S)
+            var pairs = probs.view(b, h, 2, t, s);                       // (B, H, 2, T, S)
+            var a1 = pairs.select(2, 0);                                 // (B, H, T, S)
+            var a2 = pairs.select(2, 1);                                 // (B, H, T, S)
+            var diff = a1.sub(a2.mul(lambdaFull));                       // (B, H, T, S)
+            attn = diff.matmul(vx);                                      // (B, H, T, 2d)
+            if (wantMaps)
+            {
+                var masked = logits.masked_fill(FutureMask(t, s, x.device), float.NegativeInfinity);
+                capture!.Record(Depth, Architecture.Diff, masked, probs, diff, lambdaFull.item<float>());
+            }
+        }
+        else
+        {
+            // Two SDPA calls over all 2H sub-heads, one per half of the 2d-wide value, because SDPA's
+            // CPU kernels need value width = query width. Sub-heads 2h, 2h+1 share head h's value.
+            var kx = RepeatKv(k.view(b, hkv, 2, s, d), NRep);            // (B, 2H, S, d)
+            var vx = RepeatKv(v.view(b, hkv, 1, s, 2 * d).expand(b, hkv, 2, s, 2 * d), NRep); // (B, 2H, S, 2d)
+            bool causal = t > 1;
+            var oA = F.scaled_dot_product_attention(q, kx, vx.narrow(-1, 0, d), is_casual: causal); // (B, 2H, T, d)
+            var oB = F.scaled_dot_product_attention(q, kx, vx.narrow(-1, d, d), is_casual: causal); // (B, 2H, T, d)
+            var o = cat([oA, oB], -1).view(b, h, 2, t, 2 * d);          // (B, H, 2, T, 2d)
+            attn = o.select(2, 0).sub(o.select(2, 1).mul(lambdaFull));   // (B, H, T, 2d): A1V − λ·A2V
+        }
+
+        attn = subln.forward(attn).mul(1 - LambdaInit);                 // (B, H, T, 2d)
+        attn = attn.transpose(1, 2).reshape(b, t, h * 2 * d);           // (B, T, E)
+        return out_proj.forward(attn).MoveToOuterDisposeScope();        // (B, T, E)
+    }
+}

@@ -1,0 +1,111 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace DiffTransformer.Model;
+
+/// <summary>
+/// The decoder-only language model, DIFF or baseline per <see cref="ModelConfig.Arch"/>:
+/// token embedding → L pre-norm blocks → final RMSNorm → LM head (tied to the embedding or not).
+/// State dict: embed_tokens.weight [V,E], layers.{i}.* (see <see cref="DecoderBlock"/>), norm.weight [E],
+/// lm_head.weight [V,E] (absent when tied). <see cref="ParameterLayout"/> lists the same keys arithmetically.
+/// </summary>
+public sealed class LanguageModel : nn.Module<Tensor, Tensor>
+{
+#pragma warning disable IDE1006 // field names are the state-dict keys
+    private readonly Embedding embed_tokens;
+    private readonly ModuleList<DecoderBlock> layers;
+    private readonly RMSNorm norm;
+    private readonly Linear? lm_head;
+#pragma warning restore IDE1006
+
+    public ModelConfig Config { get; }
+
+    /// <summary>Rotary tables shared by every layer.</summary>
+    public RotaryEmbedding Rotary { get; }
+
+    /// <summary>Builds the model with freshly initialised weights (use <c>torch.manual_seed</c> first for reproducibility).</summary>
+    public LanguageModel(ModelConfig config) : base(nameof(LanguageModel))
+    {
+        Config = config.Validate();
+        Rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.MaxSeqLen);
+        embed_tokens = nn.Embedding(config.VocabSize, config.EmbedDim);
+        layers = new ModuleList<DecoderBlock>();
+        for (int i = 0; i < config.NumLayers; i++) layers.Add(new DecoderBlock(config, i, Rotary));
+        norm = new RMSNorm(config.EmbedDim, config.NormEps);
+        if (!config.TieEmbeddings) lm_head = nn.Linear(config.EmbedDim, config.VocabSize, hasBias: false);
+        RegisterComponents();
+        InitializeWeights();
+    }
+
+    public IReadOnlyList<DecoderBlock> Layers => [.. layers];
+    public Parameter EmbeddingWeight => embed_tokens.weight!;
+
+    /// <summary>The attention core used by every layer (explicit or fused).</summary>
+    public AttentionKernel Kernel
+    {
+        get => layers.Count > 0 ? layers[0].Attention.Kernel : AttentionKernel.Fused;
+        set { foreach (var l in layers) l.Attention.Kernel = value; }
+    }
+
+    /// <summary>
+    /// Matrices ~ N(0, init_std²), the residual-stream outputs (out_proj, down_proj) scaled by 1/√(2L)
+    /// as in GPT-2; norms start at one and the λ vectors at N(0, 0.1²) as the authors do.
+    /// </summary>
+    private void InitializeWeights()
+    {
+        using var _ = no_grad();
+        double std = Config.InitStd;
+        double residualStd = std / Math.Sqrt(2.0 * Config.NumLayers);
+        foreach (var (name, p) in named_parameters())
+        {
+            if (p.dim() != 2) continue;
+            bool residual = name.EndsWith("out_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal);
+            nn.init.normal_(p, 0.0, residual ? residualStd : std);
+        }
+    }
+
+    public override Tensor forward(Tensor tokens) => Forward(tokens);
+
+    /// <summary>tokens: (B, T) int64 → logits (B, T, V); the first token sits at position <paramref name="startPos"/>.</summary>
+    public Tensor Forward(Tensor tokens, long startPos = 0, AttentionCapture? capture = null)
+    {
+        using var scope = NewDisposeScope();
+        var h = Hidden(tokens, startPos, capture);                                   // (B, T, E)
+        return Head(h).MoveToOuterDisposeScope();                                   // (B, T, V)
+    }
+
+    /// <summary>Final hidden states after the last norm, (B, T, E).</summary>
+    public Tensor Hidden(Tensor tokens, long startPos = 0, AttentionCapture? capture = null)
+    {
+        using var scope = NewDisposeScope();
+        CheckTokens(tokens);
+        var h = embed_tokens.forward(tokens);                                        // (B, T, E)
+        foreach (var layer in layers) h = layer.Forward(h, startPos, capture);       // (B, T, E)
+        return norm.forward(h).MoveToOuterDisposeScope();                            // (B, T, E)
+    }
+
+    /// <summary>LM head: (…, E) → (…, V), with the embedding matrix when tied.</summary>
+    public Tensor Head(Tensor h) => lm_head is null ? F.linear(h, embed_tokens.weight!) : lm_head.forward(h);
+
+    /// <summary>Mean next-token cross-entropy of logits (B, T, V) against targets (B, T).</summary>
+    public static Tensor CrossEntropy(Tensor logits, Tensor targets) =>
+        F.cross_entropy(logits.reshape(-1, logits.shape[^1]), targets.reshape(-1));
+
+    private void CheckTokens(Tensor tokens)
+    {
+        if (tokens.dim() != 2) throw new ArgumentException($"tokens must be (batch, time), got shape [{string.Join(", ", tokens.shape)}]");
+        if (tokens.dtype != ScalarType.Int64) throw new ArgumentException($"tokens must be int64, got {tokens.dtype}");
+        if (tokens.numel() == 0) throw new ArgumentException("tokens are empty");
+        long min = tokens.min().item<long>(), max = tokens.max().item<long>();
+        if (min < 0 || max >= Config.VocabSize)
+            throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {(min < 0 ? min : max)} is outside the vocabulary [0, {Config.VocabSize})");
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) Rotary.Dispose();
+        base.Dispose(disposing);
+    }
+}

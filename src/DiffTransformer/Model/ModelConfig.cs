@@ -1,0 +1,147 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace DiffTransformer.Model;
+
+/// <summary>Which attention the decoder uses; everything else is shared.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<Architecture>))]
+public enum Architecture
+{
+    /// <summary>Differential attention: H heads, each the difference of two softmax maps.</summary>
+    [JsonStringEnumMemberName("diff")] Diff,
+    /// <summary>The parameter-matched baseline: 2H ordinary heads of width d.</summary>
+    [JsonStringEnumMemberName("transformer")] Transformer,
+}
+
+/// <summary>A configuration that is not internally consistent; the message names the field(s) and value(s).</summary>
+public sealed class ConfigException(string message) : Exception(message);
+
+/// <summary>
+/// The model's shape, one record for both architectures. Serialised as JSON with snake_case names
+/// (<c>config.json</c> beside every checkpoint). Symbols follow the paper: E, H, Hkv, d.
+/// </summary>
+public sealed record ModelConfig
+{
+    /// <summary>diff or transformer.</summary>
+    public Architecture Arch { get; init; } = Architecture.Diff;
+
+    /// <summary>Vocabulary size V (rows of the embedding and of the LM head).</summary>
+    public int VocabSize { get; init; } = 257;
+
+    /// <summary>Model width E.</summary>
+    public int EmbedDim { get; init; } = 128;
+
+    /// <summary>Number of decoder blocks L.</summary>
+    public int NumLayers { get; init; } = 4;
+
+    /// <summary>DIFF heads H. The baseline Transformer uses 2H heads of the same width d.</summary>
+    public int NumHeads { get; init; } = 2;
+
+    /// <summary>KV heads Hkv for grouped-query attention (DIFF count; the baseline has 2·Hkv); null: H (MHA).</summary>
+    public int? NumKvHeads { get; init; }
+
+    /// <summary>SwiGLU hidden width; null: round(8/3·E).</summary>
+    public int? FfnDim { get; init; }
+
+    /// <summary>Longest sequence the model accepts (rotary needs no table limit, but prompts are checked against it).</summary>
+    public int MaxSeqLen { get; init; } = 256;
+
+    /// <summary>Rotary base θ (10,000; the paper's 64K extension used 640,000).</summary>
+    public double RopeTheta { get; init; } = 10000.0;
+
+    /// <summary>Epsilon of the block and final RMSNorms (the per-head subln always uses 1e-5, as the authors do).</summary>
+    public double NormEps { get; init; } = 1e-5;
+
+    /// <summary>Share the embedding matrix with the LM head.</summary>
+    public bool TieEmbeddings { get; init; }
+
+    /// <summary>Standard deviation of the normal initialisation of matrices (residual outputs get std/√(2L)).</summary>
+    public double InitStd { get; init; } = 0.02;
+
+    // ---- derived ----
+
+    /// <summary>Hkv, defaulted.</summary>
+    [JsonIgnore] public int KvHeads => NumKvHeads ?? NumHeads;
+
+    /// <summary>n_rep = H / Hkv.</summary>
+    [JsonIgnore] public int NRep => NumHeads / KvHeads;
+
+    /// <summary>d = E / H / 2: width of one sub-head (DIFF) or one head (baseline).</summary>
+    [JsonIgnore] public int HeadDim => EmbedDim / NumHeads / 2;
+
+    /// <summary>FFN width, defaulted to round(8/3·E).</summary>
+    [JsonIgnore] public int FfnHidden => FfnDim ?? DefaultFfnDim(EmbedDim);
+
+    public static int DefaultFfnDim(int embedDim) => (int)Math.Round(8.0 * embedDim / 3.0, MidpointRounding.AwayFromZero);
+
+    /// <summary>Checks every constraint; throws <see cref="ConfigException"/> naming the field and values at fault.</summary>
+    public ModelConfig Validate()
+    {
+        void Positive(string name, double value)
+        {
+            if (!(value > 0)) throw new ConfigException($"{name} must be positive, got {value}");
+        }
+        Positive("vocab_size", VocabSize);
+        Positive("embed_dim", EmbedDim);
+        Positive("num_layers", NumLayers);
+        Positive("num_heads", NumHeads);
+        Positive("max_seq_len", MaxSeqLen);
+        Positive("rope_theta", RopeTheta);
+        Positive("norm_eps", NormEps);
+        if (NumKvHeads is int kv) Positive("num_kv_heads", kv);
+        if (FfnDim is int f) Positive("ffn_dim", f);
+        if (InitStd < 0 || double.IsNaN(InitStd)) throw new ConfigException($"init_std must be non-negative, got {InitStd}");
+        if (EmbedDim % (2 * NumHeads) != 0)
+            throw new ConfigException($"embed_dim {EmbedDim} is not divisible by 2·num_heads = {2 * NumHeads}");
+        if (NumHeads % KvHeads != 0)
+            throw new ConfigException($"num_heads {NumHeads} is not divisible by num_kv_heads {KvHeads}");
+        if (HeadDim % 2 != 0)
+            throw new ConfigException($"head dim d = embed_dim / (2·num_heads) = {EmbedDim} / {2 * NumHeads} = {HeadDim} must be even for rotary embedding");
+        return this;
+    }
+
+    // ---- JSON ----
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        AllowTrailingCommas = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    /// <summary>Parses and validates; <paramref name="source"/> names the origin in error messages.</summary>
+    public static ModelConfig FromJson(string json, string source = "config")
+    {
+        ModelConfig? cfg;
+        try
+        {
+            cfg = JsonSerializer.Deserialize<ModelConfig>(json, JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new ConfigException($"{source}: {e.Message}");
+        }
+        if (cfg is null) throw new ConfigException($"{source}: empty configuration");
+        try
+        {
+            return cfg.Validate();
+        }
+        catch (ConfigException e)
+        {
+            throw new ConfigException($"{source}: {e.Message}");
+        }
+    }
+
+    public static ModelConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"config file not found: {path}", path);
+        return FromJson(File.ReadAllText(path), path);
+    }
+
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson() + "\n");
+}

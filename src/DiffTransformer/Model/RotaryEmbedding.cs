@@ -1,0 +1,86 @@
+using static TorchSharp.torch;
+
+namespace DiffTransformer.Model;
+
+/// <summary>
+/// Interleaved rotary position embedding (GPT-J style, as the authors' flash kernels with
+/// <c>interleaved=True</c>): dimensions (2i, 2i+1) of every d-wide head rotate together by the angle
+/// <c>pos · θ^(−2i/d)</c>:
+/// <c>o[2i] = x[2i]·cos − x[2i+1]·sin</c>, <c>o[2i+1] = x[2i+1]·cos + x[2i]·sin</c>.
+/// Positions start at a caller-given offset, so cached decoding continues where the prefix ended.
+/// Holds no parameters; its cos/sin tables are a cache owned by this object, grown on demand.
+/// </summary>
+public sealed class RotaryEmbedding : IDisposable
+{
+    private readonly object gate = new();
+    private Tensor? cosTable;   // (len, d): cos θ_i repeated for both members of a pair
+    private Tensor? sinTable;   // (len, d): −sin θ_i at 2i, +sin θ_i at 2i+1
+    private long length;
+
+    public int HeadDim { get; }
+    public double Theta { get; }
+
+    public RotaryEmbedding(int headDim, double theta, long initialLength = 0)
+    {
+        if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"rotary head dim must be positive and even, got {headDim}");
+        HeadDim = headDim;
+        Theta = theta;
+        length = Math.Max(0, initialLength);
+    }
+
+    /// <summary>cos and signed-sin rows for positions [offset, offset+count), each (count, d), on the given device and dtype.</summary>
+    public (Tensor Cos, Tensor Sin) Tables(long offset, long count, Device device, ScalarType dtype)
+    {
+        if (offset < 0) throw new ArgumentOutOfRangeException(nameof(offset), offset, "position offset must be non-negative");
+        lock (gate)
+        {
+            long needed = offset + count;
+            if (cosTable is null || sinTable is null || cosTable.device != device || cosTable.dtype != dtype || needed > cosTable.shape[0])
+                Build(Math.Max(Math.Max(needed, length), cosTable is null ? 0 : 2 * cosTable.shape[0]), device, dtype);
+            return (cosTable!.narrow(0, offset, count), sinTable!.narrow(0, offset, count));
+        }
+    }
+
+    private void Build(long len, Device device, ScalarType dtype)
+    {
+        cosTable?.Dispose();
+        sinTable?.Dispose();
+        using (NewDisposeScope())
+        {
+            int d = HeadDim;
+            // Angles in float64 so that long positions stay exact; cast once at the end.
+            var invFreq = arange(0, d, 2, dtype: ScalarType.Float64).mul(-Math.Log(Theta) / d).exp_(); // (d/2): θ^(−2i/d)
+            var pos = arange(0, len, dtype: ScalarType.Float64);                                      // (len)
+            var ang = outer(pos, invFreq);                                                             // (len, d/2)
+            var c = ang.cos();
+            var s = ang.sin();
+            var cosI = stack([c, c], -1).flatten(1);                                                  // (len, d)
+            var sinI = stack([s.neg(), s], -1).flatten(1);                                            // (len, d)
+            cosTable = cosI.to(dtype).to(device).contiguous().DetachFromDisposeScope();
+            sinTable = sinI.to(dtype).to(device).contiguous().DetachFromDisposeScope();
+        }
+        length = len;
+    }
+
+    /// <summary>Rotates x: (B, T, nh, d), token t at position offset + t.</summary>
+    public Tensor Apply(Tensor x, long offset)
+    {
+        using var scope = NewDisposeScope();
+        long t = x.shape[1], nh = x.shape[2], d = x.shape[3];
+        if (d != HeadDim) throw new ArgumentException($"rotary expects head dim {HeadDim}, got {d}");
+        var (cos, sin) = Tables(offset, t, x.device, x.dtype);                           // (T, d)
+        var swapped = x.reshape(x.shape[0], t, nh, d / 2, 2).flip(-1).reshape(x.shape[0], t, nh, d); // pairs swapped
+        var y = x.mul(cos.unsqueeze(1)).add_(swapped.mul(sin.unsqueeze(1)));            // (B, T, nh, d)
+        return y.MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            cosTable?.Dispose();
+            sinTable?.Dispose();
+            cosTable = sinTable = null;
+        }
+    }
+}
