@@ -1,1 +1,16 @@
-System.Console.WriteLine("x");
+using System.CommandLine;
+using DiffTransformer.Cli.Commands;
+
+namespace DiffTransformer.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var root = new RootCommand("difft — build, train, run and study Differential Transformer models (Ye et al., 2024) on TorchSharp.")
+        {
+            InfoCommand.Create(),
+        };
+        return root.Parse(args).Invoke();
+    }
+}

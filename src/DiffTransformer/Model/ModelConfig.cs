@@ -137,6 +137,40 @@ public sealed record ModelConfig
         }
     }
 
+    /// <summary>
+    /// A copy with fields replaced by "key=value" overrides (snake_case keys as in config.json; value parsed as
+    /// JSON when it is a number, true/false or null, else taken as a string). Unknown keys are refused by name.
+    /// </summary>
+    public ModelConfig WithOverrides(IEnumerable<KeyValuePair<string, string>> overrides)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(ToJson())!.AsObject();
+        foreach (var (rawKey, value) in overrides)
+        {
+            string key = rawKey.Trim().Replace('-', '_');
+            if (!node.ContainsKey(key))
+                throw new ConfigException($"unknown config field '{rawKey}'; fields: {string.Join(", ", node.Select(p => p.Key))}");
+            System.Text.Json.Nodes.JsonNode? v;
+            try
+            {
+                v = System.Text.Json.Nodes.JsonNode.Parse(value);
+                if (v is System.Text.Json.Nodes.JsonObject or System.Text.Json.Nodes.JsonArray) v = System.Text.Json.Nodes.JsonValue.Create(value);
+            }
+            catch (JsonException)
+            {
+                v = System.Text.Json.Nodes.JsonValue.Create(value);
+            }
+            node[key] = v;
+        }
+        try
+        {
+            return FromJson(node.ToJsonString(), "overrides");
+        }
+        catch (ConfigException e) when (e.Message.StartsWith("overrides: ", StringComparison.Ordinal))
+        {
+            throw new ConfigException(e.Message);
+        }
+    }
+
     public static ModelConfig Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"config file not found: {path}", path);

@@ -25,11 +25,11 @@ public static class Presets
             new ModelConfig { VocabSize = ByteVocab, EmbedDim = 128, NumLayers = 5, NumHeads = 2, MaxSeqLen = 512, TieEmbeddings = true }),
         ("small", "≈10.7M parameters, byte-level vocabulary; CPU training runs of 30–45 minutes",
             new ModelConfig { VocabSize = ByteVocab, EmbedDim = 384, NumLayers = 6, NumHeads = 3, FfnDim = 1024, MaxSeqLen = 2048, TieEmbeddings = true }),
-        ("830M", "paper, Table 5 scaling run", Paper(1536, 24, 8, 4096)),
-        ("1.4B", "paper, Table 5 scaling run and ablations", Paper(2048, 24, 8, 5461)),
-        ("2.8B", "paper, Table 5 scaling run", Paper(2560, 32, 10, 6827)),
-        ("6.8B", "paper, Table 5 scaling run", Paper(4096, 32, 16, 10923)),
-        ("13.1B", "paper, Table 5 scaling run", Paper(5120, 40, 20, 13653)),
+        ("830M", "paper: scaling run", Paper(1536, 24, 8, 4096)),
+        ("1.4B", "paper: scaling run; the ablations used this size", Paper(2048, 24, 8, 5461)),
+        ("2.8B", "paper: scaling run", Paper(2560, 32, 10, 6827)),
+        ("6.8B", "paper: scaling run", Paper(4096, 32, 16, 10923)),
+        ("13.1B", "paper: scaling run", Paper(5120, 40, 20, 13653)),
         ("3B", "paper, the 1T-token model (4K context)", Paper(3072, 28, 12, 8192, maxSeq: 4096)),
     ];
 
