@@ -1,0 +1,458 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.IO.Compression;
+using System.IO.Enumeration;
+using System.Runtime.ExceptionServices;
+using System.Text;
+using System.Text.Json;
+
+namespace DiffTransformer.Data;
+
+/// <summary>What <see cref="DatasetPreparer.Prepare"/> reads and how it splits and writes it.</summary>
+public sealed record PrepareOptions
+{
+    /// <summary>
+    /// Text files (one document each; .gz is decompressed), folders searched recursively for <see cref="Globs"/>, and
+    /// JSONL files (*.jsonl, *.jsonl.gz; one document per line, text in <see cref="Field"/>). Read in the order given.
+    /// </summary>
+    public required IReadOnlyList<string> Inputs { get; init; }
+
+    /// <summary>The dataset directory to create; written as a temp sibling and renamed into place when complete.</summary>
+    public required string OutputDirectory { get; init; }
+
+    public string Tokenizer { get; init; } = "byte";
+
+    /// <summary>File-name patterns (* and ?) for files found in folders; case-insensitive.</summary>
+    public IReadOnlyList<string> Globs { get; init; } = ["*.txt", "*.md"];
+
+    /// <summary>The JSONL field that holds a document's text.</summary>
+    public string Field { get; init; } = "text";
+
+    /// <summary>Probability that a document goes to val (a deterministic draw from the seed and the document's index). Ignored when <see cref="ValWhere"/> is set.</summary>
+    public double ValFraction { get; init; } = 0.05;
+
+    /// <summary>Selects val documents by a JSONL field instead, e.g. "year>=2000" (see <see cref="ValCondition"/>).</summary>
+    public string? ValWhere { get; init; }
+
+    public long Seed { get; init; } = 1234;
+
+    /// <summary>Tokenizer threads.</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Replace a non-empty <see cref="OutputDirectory"/>.</summary>
+    public bool Force { get; init; }
+
+    /// <summary>A shard is closed after this many tokens (documents may straddle shards).</summary>
+    public long ShardTokens { get; init; } = 100_000_000;
+}
+
+/// <summary>Where a running prepare stands (reported after every batch of documents).</summary>
+public sealed record PrepareProgress(long Documents, long Tokens, long InputBytesRead, long InputBytesTotal, TimeSpan Elapsed);
+
+/// <summary>The outcome of a prepare: the description written to meta.json and a few run statistics.</summary>
+public sealed record PrepareResult(string OutputDirectory, DatasetMeta Meta, long EmptyDocumentsSkipped, long InputBytes, TimeSpan Elapsed);
+
+/// <summary>
+/// Turns a text corpus into a token dataset (<see cref="TokenDataset"/>), streaming: documents are read one file or one
+/// line at a time, tokenized in parallel batches and appended in input order, so memory stays bounded by a few batches.
+/// </summary>
+public static class DatasetPreparer
+{
+    private const int MaxBatchDocuments = 4096;
+    private const long MaxBatchChars = 4 << 20;
+    private const ulong ValSalt = 0x76616C5F73706C74UL;   // keeps the val draw apart from other uses of the same seed
+
+    public static PrepareResult Prepare(PrepareOptions options, IProgress<PrepareProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        CheckOptions(options);
+        var tokenizer = Tokenizers.Create(options.Tokenizer);
+        var where = options.ValWhere is null ? null : ValCondition.Parse(options.ValWhere);
+        var files = ResolveInputs(options);
+        if (where is not null && files.FirstOrDefault(f => !f.IsJsonl) is { } textFile)
+            throw new ArgumentException($"--val-where selects documents by a JSONL field, but {textFile.Path} is a text file");
+        string outDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.OutputDirectory));
+        string parent = Path.GetDirectoryName(outDir) ?? throw new ArgumentException($"--out cannot be a root directory: {outDir}");
+        CheckOutput(outDir, options, files);
+
+        Directory.CreateDirectory(parent);
+        string tmp = Path.Combine(parent, $".{Path.GetFileName(outDir)}.prepare-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            var run = new Run(options, tokenizer, where, files, tmp, progress, clock, cancellationToken);
+            var (train, val) = run.Execute();
+            if (train.Documents + val.Documents == 0)
+                throw new InvalidDataException($"no documents found in {string.Join(", ", options.Inputs)}"
+                                               + (run.EmptySkipped > 0 ? $" ({run.EmptySkipped} empty documents skipped)" : ""));
+            var meta = new DatasetMeta
+            {
+                Tokenizer = tokenizer.Name,
+                VocabSize = tokenizer.VocabSize,
+                EotId = tokenizer.EndOfText,
+                TokenWidth = Tokenizers.TokenWidth(tokenizer.VocabSize),
+                Seed = options.Seed,
+                ValFraction = where is null ? options.ValFraction : null,
+                ValWhere = where?.ToString(),
+                ShardTokens = options.ShardTokens,
+                Source = DescribeSource(options, files),
+                CreatedUtc = DateTime.UtcNow,
+                Train = train,
+                Val = val,
+            };
+            AtomicFile.WriteAllText(Path.Combine(tmp, DatasetMeta.FileName), meta.ToJson() + "\n");
+            MoveIntoPlace(tmp, outDir, options.Force);
+            return new PrepareResult(outDir, meta, run.EmptySkipped, files.Sum(f => f.Length), clock.Elapsed);
+        }
+        catch
+        {
+            TryDeleteDirectory(tmp);
+            throw;
+        }
+    }
+
+    private static void CheckOptions(PrepareOptions o)
+    {
+        if (o.Inputs.Count == 0) throw new ArgumentException("no inputs given");
+        if (!(o.ValFraction >= 0 && o.ValFraction <= 1)) throw new ArgumentException($"--val-fraction must be in [0, 1], got {o.ValFraction}");
+        if (o.Threads <= 0) throw new ArgumentException($"--threads must be positive, got {o.Threads}");
+        if (o.ShardTokens <= 0) throw new ArgumentException($"shard size must be positive, got {o.ShardTokens} tokens");
+        if (string.IsNullOrEmpty(o.Field)) throw new ArgumentException("--field must name a JSONL field");
+        if (o.Globs.Count == 0 || o.Globs.Any(string.IsNullOrWhiteSpace)) throw new ArgumentException("--glob patterns must not be empty");
+    }
+
+    internal sealed record InputFile(string Path, bool IsJsonl, bool IsGzip, long Length);
+
+    /// <summary>The input files in reading order; folders are listed recursively (hidden entries skipped) and sorted ordinally.</summary>
+    internal static List<InputFile> ResolveInputs(PrepareOptions options)
+    {
+        var files = new List<InputFile>();
+        foreach (string input in options.Inputs)
+        {
+            if (File.Exists(input))
+            {
+                files.Add(Describe(input));
+            }
+            else if (Directory.Exists(input))
+            {
+                var found = Directory.EnumerateFiles(input, "*", new EnumerationOptions { RecurseSubdirectories = true })
+                    .Where(f => options.Globs.Any(g => FileSystemName.MatchesSimpleExpression(g, Path.GetFileName(f), ignoreCase: true)))
+                    .Order(StringComparer.Ordinal)
+                    .Select(Describe)
+                    .ToList();
+                if (found.Count == 0)
+                    throw new InvalidDataException($"no documents found in {input}: no files matching {string.Join(", ", options.Globs)}");
+                files.AddRange(found);
+            }
+            else
+            {
+                throw new FileNotFoundException($"input not found: {input}", input);
+            }
+        }
+        return files;
+
+        static InputFile Describe(string path)
+        {
+            string name = Path.GetFileName(path);
+            bool jsonl = name.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".jsonl.gz", StringComparison.OrdinalIgnoreCase);
+            return new InputFile(path, jsonl, name.EndsWith(".gz", StringComparison.OrdinalIgnoreCase), new FileInfo(path).Length);
+        }
+    }
+
+    private static void CheckOutput(string outDir, PrepareOptions options, List<InputFile> files)
+    {
+        if (File.Exists(outDir)) throw new IOException($"output path exists and is a file: {outDir}");
+        if (!Directory.Exists(outDir)) return;
+        string prefix = outDir.EndsWith(Path.DirectorySeparatorChar) ? outDir : outDir + Path.DirectorySeparatorChar;
+        foreach (var f in files)
+            if (Path.GetFullPath(f.Path).StartsWith(prefix, StringComparison.Ordinal))
+                throw new IOException($"output directory {outDir} contains the input {f.Path}; choose another --out");
+        if (Directory.EnumerateFileSystemEntries(outDir).Any() && !options.Force)
+            throw new IOException($"output directory is not empty: {outDir} (use --force to replace it)");
+    }
+
+    private static void MoveIntoPlace(string tmp, string outDir, bool force)
+    {
+        if (Directory.Exists(outDir))
+        {
+            if (Directory.EnumerateFileSystemEntries(outDir).Any())
+            {
+                if (!force) throw new IOException($"output directory is not empty: {outDir} (use --force to replace it)");
+                // Swap the old directory out first, so that a failure here leaves either the old or the new dataset.
+                string old = Path.Combine(Path.GetDirectoryName(outDir)!, $".{Path.GetFileName(outDir)}.old-{Guid.NewGuid():N}");
+                Directory.Move(outDir, old);
+                try
+                {
+                    Directory.Move(tmp, outDir);
+                }
+                catch
+                {
+                    Directory.Move(old, outDir);
+                    throw;
+                }
+                TryDeleteDirectory(old);
+                return;
+            }
+            Directory.Delete(outDir);
+        }
+        Directory.Move(tmp, outDir);
+    }
+
+    private static void TryDeleteDirectory(string dir)
+    {
+        try
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
+    private static string DescribeSource(PrepareOptions options, List<InputFile> files)
+    {
+        var sb = new StringBuilder(string.Join(", ", options.Inputs));
+        sb.Append($" ({files.Count} file{(files.Count == 1 ? "" : "s")}");
+        if (files.Any(f => f.IsJsonl)) sb.Append($"; JSONL field '{options.Field}'");
+        if (options.Inputs.Any(Directory.Exists)) sb.Append($"; folders matched {string.Join(" ", options.Globs)}");
+        return sb.Append(')').ToString();
+    }
+
+    /// <summary>One document on its way through the pipeline: raw text or JSON line in, tokens out.</summary>
+    private sealed class WorkItem
+    {
+        private string? raw;
+        private readonly bool isJson;
+
+        public WorkItem(string file, long line, long index, string raw, bool isJson)
+        {
+            File = file;
+            Line = line;
+            Index = index;
+            RawLength = raw.Length;
+            this.raw = raw;
+            this.isJson = isJson;
+        }
+
+        public string File { get; }
+        public long Line { get; }
+        public long Index { get; }
+        public int RawLength { get; }
+        public int[]? Tokens { get; private set; }
+        public bool IsVal { get; private set; }
+        public long TextBytes { get; private set; }
+        public Exception? Error { get; private set; }
+
+        public void Process(ITokenizer tokenizer, string field, ValCondition? where, double valFraction, ulong seed)
+        {
+            try
+            {
+                string text = isJson ? ParseJson(field, where) : raw!;
+                if (where is null) IsVal = CounterHash.Uniform(seed ^ ValSalt, (ulong)Index) < valFraction;
+                TextBytes = Encoding.UTF8.GetByteCount(text);
+                Tokens = text.Length == 0 ? [] : tokenizer.Encode(text);
+            }
+            catch (InvalidDataException e)
+            {
+                Error = e;
+            }
+            raw = null;
+        }
+
+        private string ParseJson(string field, ValCondition? where)
+        {
+            JsonDocument doc;
+            try
+            {
+                doc = JsonDocument.Parse(raw!);
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{File}:{Line}: not valid JSON: {e.Message}");
+            }
+            using (doc)
+            {
+                var root = doc.RootElement;
+                if (root.ValueKind != JsonValueKind.Object)
+                    throw new InvalidDataException($"{File}:{Line}: expected a JSON object, got {root.ValueKind.ToString().ToLowerInvariant()}");
+                if (!root.TryGetProperty(field, out var value))
+                    throw new InvalidDataException($"{File}:{Line}: no field '{field}' (choose the text field with --field)");
+                if (value.ValueKind != JsonValueKind.String)
+                    throw new InvalidDataException($"{File}:{Line}: field '{field}' is {value.ValueKind.ToString().ToLowerInvariant()}, not a string");
+                if (where is not null) IsVal = where.IsMatch(root, File, Line);
+                return value.GetString()!;
+            }
+        }
+
+        public void Release() => Tokens = null;
+    }
+
+    /// <summary>The state of one prepare: a reader task feeding batches to the tokenizing, writing caller thread.</summary>
+    private sealed class Run(PrepareOptions options, ITokenizer tokenizer, ValCondition? where, List<InputFile> files, string dir,
+                             IProgress<PrepareProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        private long bytesRead;   // input bytes consumed so far; touched by the reader task only
+        private readonly long bytesTotal = files.Sum(f => f.Length);
+
+        public long EmptySkipped { get; private set; }
+
+        public (SplitMeta Train, SplitMeta Val) Execute()
+        {
+            using var train = new SplitWriter(dir, "train", tokenizer, options.ShardTokens);
+            using var val = new SplitWriter(dir, "val", tokenizer, options.ShardTokens);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var queue = new BlockingCollection<Batch>(boundedCapacity: 2);
+            var reader = Task.Run(() =>
+            {
+                try
+                {
+                    foreach (var batch in Batches()) queue.Add(batch, stop.Token);
+                }
+                finally
+                {
+                    queue.CompleteAdding();
+                }
+            });
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Threads, CancellationToken = cancellationToken };
+            try
+            {
+                foreach (var batch in queue.GetConsumingEnumerable(cancellationToken))
+                {
+                    Parallel.ForEach(batch.Items, parallel, item => item.Process(tokenizer, options.Field, where, options.ValFraction, (ulong)options.Seed));
+                    foreach (var item in batch.Items)   // input order, so output is deterministic
+                    {
+                        if (item.Error is not null) ExceptionDispatchInfo.Throw(item.Error);
+                        if (item.TextBytes == 0)
+                        {
+                            EmptySkipped++;
+                            continue;
+                        }
+                        (item.IsVal ? val : train).AppendDocument(item.Tokens!, item.TextBytes);
+                        item.Release();
+                    }
+                    progress?.Report(new PrepareProgress(train.Documents + val.Documents, train.Tokens + val.Tokens,
+                                                         batch.InputBytesRead, bytesTotal, clock.Elapsed));
+                }
+            }
+            catch
+            {
+                stop.Cancel();
+                try { reader.Wait(); } catch (AggregateException) { }   // the first error wins: it came earlier in the input
+                throw;
+            }
+            reader.GetAwaiter().GetResult();   // a read error after the last complete batch
+            return (train.Complete(), val.Complete());
+        }
+
+        /// <summary>Documents in input order, with how far into the input the batch's last one ends (for progress).</summary>
+        private sealed record Batch(List<WorkItem> Items, long InputBytesRead);
+
+        private IEnumerable<Batch> Batches()
+        {
+            var items = new List<WorkItem>();
+            long chars = 0;
+            foreach (var item in Documents())
+            {
+                items.Add(item);
+                chars += item.RawLength;
+                if (items.Count >= MaxBatchDocuments || chars >= MaxBatchChars)
+                {
+                    yield return new Batch(items, bytesRead);
+                    items = [];
+                    chars = 0;
+                }
+            }
+            yield return new Batch(items, bytesRead);   // possibly empty: still carries the final byte count
+        }
+
+        private IEnumerable<WorkItem> Documents()
+        {
+            long index = 0, done = 0;
+            foreach (var file in files)
+            {
+                using var fs = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+                using var decompressed = file.IsGzip ? new GZipStream(fs, CompressionMode.Decompress) : null;
+                using var reader = new StreamReader(decompressed ?? (Stream)fs, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+                if (!file.IsJsonl)
+                {
+                    string text = ReadAll(reader, file.Path);
+                    bytesRead = done + file.Length;
+                    yield return new WorkItem(file.Path, 1, index++, text, isJson: false);
+                }
+                else
+                {
+                    long line = 0;
+                    while (ReadLine(reader, file.Path, line + 1) is { } text)
+                    {
+                        line++;
+                        if (string.IsNullOrWhiteSpace(text)) continue;
+                        bytesRead = done + fs.Position;   // compressed bytes for .gz, a little ahead through buffering
+                        yield return new WorkItem(file.Path, line, index++, text, isJson: true);
+                    }
+                }
+                done += file.Length;
+                bytesRead = done;
+            }
+        }
+
+        // A corrupt gzip stream surfaces as InvalidDataException without the file name; add it.
+        private static string ReadAll(StreamReader reader, string path)
+        {
+            try { return reader.ReadToEnd(); }
+            catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
+        }
+
+        private static string? ReadLine(StreamReader reader, string path, long line)
+        {
+            try { return reader.ReadLine(); }
+            catch (InvalidDataException e) { throw new InvalidDataException($"{path}:{line}: {e.Message}", e); }
+        }
+    }
+
+    /// <summary>Appends documents to one split, cutting a new shard file every <c>shardTokens</c> tokens.</summary>
+    private sealed class SplitWriter(string dir, string split, ITokenizer tokenizer, long shardTokens) : IDisposable
+    {
+        private readonly List<ShardMeta> shards = [];
+        private TokenShardWriter? current;
+
+        public long Documents { get; private set; }
+        public long Tokens { get; private set; }
+        public long Bytes { get; private set; }
+
+        public void AppendDocument(int[] tokens, long textBytes)
+        {
+            Append(tokens);
+            Append([tokenizer.EndOfText]);
+            Documents++;
+            Bytes += textBytes;
+        }
+
+        private void Append(ReadOnlySpan<int> tokens)
+        {
+            while (!tokens.IsEmpty)
+            {
+                current ??= new TokenShardWriter(Path.Combine(dir, $"{split}_{shards.Count:D5}.bin"), tokenizer.Name, tokenizer.VocabSize, tokenizer.EndOfText);
+                int n = (int)Math.Min(tokens.Length, shardTokens - current.Length);
+                current.Write(tokens[..n]);
+                tokens = tokens[n..];
+                Tokens += n;
+                if (current.Length == shardTokens) CloseShard();
+            }
+        }
+
+        private void CloseShard()
+        {
+            if (current is null) return;
+            current.Complete();
+            shards.Add(new ShardMeta { File = Path.GetFileName(current.Path), Tokens = current.Length });
+            current = null;
+        }
+
+        public SplitMeta Complete()
+        {
+            CloseShard();
+            return new SplitMeta { Documents = Documents, Tokens = Tokens, Bytes = Bytes, Shards = [.. shards] };
+        }
+
+        public void Dispose() => current?.Dispose();
+    }
+}
