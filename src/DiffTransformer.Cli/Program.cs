@@ -10,6 +10,7 @@ public static class Program
         var root = new RootCommand("difft — build, train, run and study Differential Transformer models (Ye et al., 2024) on TorchSharp.")
         {
             InfoCommand.Create(),
+            PrepareCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }
