@@ -138,7 +138,7 @@ public sealed class SafeTensorsFile : IDisposable
         }
         long expected = numel * info.Size;
         if (end - begin != expected)
-            throw Bad(path, $"tensor '{name}': data_offsets [{begin}, {end}] hold {end - begin} bytes, but {dtype} {sh.GetRawText()} needs {expected}");
+            throw Bad(path, $"tensor '{name}': data_offsets [{begin}, {end}] hold {end - begin} bytes, but {dtype} [{string.Join(", ", shape)}] needs {expected}");
         if (end > dataLength)
             throw Bad(path, $"tensor '{name}': data ends at byte {end} but the data section has only {dataLength} bytes (truncated file?)");
         return new SafeTensorInfo(name, dtype, shape.ToArray(), begin, end);

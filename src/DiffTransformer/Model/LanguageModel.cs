@@ -90,8 +90,12 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     public Tensor Head(Tensor h) => lm_head is null ? F.linear(h, embed_tokens.weight!) : lm_head.forward(h);
 
     /// <summary>Mean next-token cross-entropy of logits (B, T, V) against targets (B, T).</summary>
-    public static Tensor CrossEntropy(Tensor logits, Tensor targets) =>
-        F.cross_entropy(logits.reshape(-1, logits.shape[^1]), targets.reshape(-1));
+    public static Tensor CrossEntropy(Tensor logits, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        var loss = F.cross_entropy(logits.reshape(-1, logits.shape[^1]), targets.reshape(-1)); // ()
+        return loss.MoveToOuterDisposeScope();
+    }
 
     private void CheckTokens(Tensor tokens)
     {

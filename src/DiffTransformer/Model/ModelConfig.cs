@@ -167,7 +167,7 @@ public sealed record ModelConfig
         }
         catch (ConfigException e) when (e.Message.StartsWith("overrides: ", StringComparison.Ordinal))
         {
-            throw new ConfigException(e.Message);
+            throw new ConfigException(e.Message["overrides: ".Length..]);
         }
     }
 

@@ -17,18 +17,19 @@ public static class ParameterLayout
     public static IEnumerable<ParameterEntry> Attention(ModelConfig c)
     {
         long e = c.EmbedDim, kv = c.EmbedDim / c.NRep, d = c.HeadDim;
-        yield return new("q_proj.weight", [e, e]);
-        yield return new("k_proj.weight", [kv, e]);
-        yield return new("v_proj.weight", [kv, e]);
-        yield return new("out_proj.weight", [e, e]);
+        // A module's own parameters come before its submodules' (PyTorch's and TorchSharp's order).
         if (c.Arch == Architecture.Diff)
         {
             yield return new("lambda_q1", [d]);
             yield return new("lambda_k1", [d]);
             yield return new("lambda_q2", [d]);
             yield return new("lambda_k2", [d]);
-            yield return new("subln.weight", [2 * d]);
         }
+        yield return new("q_proj.weight", [e, e]);
+        yield return new("k_proj.weight", [kv, e]);
+        yield return new("v_proj.weight", [kv, e]);
+        yield return new("out_proj.weight", [e, e]);
+        if (c.Arch == Architecture.Diff) yield return new("subln.weight", [2 * d]);
     }
 
     /// <summary>Keys of decoder block <paramref name="layer"/>, with their full prefix.</summary>
