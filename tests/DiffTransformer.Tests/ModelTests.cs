@@ -83,6 +83,20 @@ public sealed class ModelTests(ITestOutputHelper log)
         TensorAssert.Close(log, "rotary norm kept", far.square().sum(-1), x.square().sum(-1), rtol: 1e-5, atol: 1e-6);
     }
 
+    [Fact]
+    public void RotaryTablesAreBuiltOnceAndGrowGeometrically()
+    {
+        using var rope = new RotaryEmbedding(8, 10000.0, initialLength: 16);
+        using var scope = NewDisposeScope();
+        var x = randn(1, 4, 2, 8);
+        for (int i = 0; i < 10; i++) rope.Apply(x, i);
+        Assert.Equal(1, rope.BuildCount);
+        Assert.Equal(16, rope.CachedLength);
+        for (int pos = 13; pos < 200; pos++) rope.Apply(x, pos);  // decoding one position at a time past the table
+        Assert.Equal(16 * 16, rope.CachedLength);
+        Assert.Equal(5, rope.BuildCount);                          // 16 → 32 → 64 → 128 → 256
+    }
+
     public static TheoryData<Architecture, int?> ArchAndKv => new()
     {
         { Architecture.Diff, null }, { Architecture.Diff, 1 }, { Architecture.Transformer, null }, { Architecture.Transformer, 1 },

@@ -15,9 +15,15 @@ public sealed class RotaryEmbedding : IDisposable
     private readonly object gate = new();
     private Tensor? cosTable;   // (len, d): cos θ_i repeated for both members of a pair
     private Tensor? sinTable;   // (len, d): −sin θ_i at 2i, +sin θ_i at 2i+1
-    private long length;
+    private readonly long initialLength;
 
     public int HeadDim { get; }
+
+    /// <summary>How many times the tables were (re)built; for tests of the cache.</summary>
+    internal int BuildCount { get; private set; }
+
+    /// <summary>Rows in the current tables.</summary>
+    internal long CachedLength => cosTable?.shape[0] ?? 0;
     public double Theta { get; }
 
     public RotaryEmbedding(int headDim, double theta, long initialLength = 0)
@@ -25,7 +31,7 @@ public sealed class RotaryEmbedding : IDisposable
         if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"rotary head dim must be positive and even, got {headDim}");
         HeadDim = headDim;
         Theta = theta;
-        length = Math.Max(0, initialLength);
+        this.initialLength = Math.Max(0, initialLength);
     }
 
     /// <summary>cos and signed-sin rows for positions [offset, offset+count), each (count, d), on the given device and dtype.</summary>
@@ -35,8 +41,14 @@ public sealed class RotaryEmbedding : IDisposable
         lock (gate)
         {
             long needed = offset + count;
-            if (cosTable is null || sinTable is null || cosTable.device != device || cosTable.dtype != dtype || needed > cosTable.shape[0])
-                Build(Math.Max(Math.Max(needed, length), cosTable is null ? 0 : 2 * cosTable.shape[0]), device, dtype);
+            bool usable = cosTable is not null && sinTable is not null && needed <= cosTable.shape[0] && cosTable.dtype == dtype
+                          && cosTable.device_type == device.type && cosTable.device_index == device.index; // Device has no value equality
+            if (!usable)
+            {
+                long current = cosTable?.shape[0] ?? 0;
+                long grown = needed > current ? 2 * current : current; // grow geometrically, not token by token
+                Build(Math.Max(needed, Math.Max(initialLength, grown)), device, dtype);
+            }
             return (cosTable!.narrow(0, offset, count), sinTable!.narrow(0, offset, count));
         }
     }
@@ -45,6 +57,7 @@ public sealed class RotaryEmbedding : IDisposable
     {
         cosTable?.Dispose();
         sinTable?.Dispose();
+        BuildCount++;
         using (NewDisposeScope())
         {
             int d = HeadDim;
@@ -59,7 +72,6 @@ public sealed class RotaryEmbedding : IDisposable
             cosTable = cosI.to(dtype).to(device).contiguous().DetachFromDisposeScope();
             sinTable = sinI.to(dtype).to(device).contiguous().DetachFromDisposeScope();
         }
-        length = len;
     }
 
     /// <summary>Rotates x: (B, T, nh, d), token t at position offset + t.</summary>
