@@ -26,8 +26,9 @@ public sealed class WeightsTests(ITestOutputHelper log) : IDisposable
         manual_seed(21);
         using var model = new LanguageModel(Cfg(tied));
         string path = Path.Combine(dir, "m");
-        ModelStore.Save(model, path);
+        ModelStore.Save(model, path, tokenizer: "byte");
         Assert.True(File.Exists(Path.Combine(path, "model.safetensors")));
+        Assert.Equal("byte", ModelStore.LoadTokenizerName(path));
         Assert.Equal(model.Config, ModelConfig.Load(Path.Combine(path, "config.json")));
         manual_seed(99); // the loaded model starts from different random weights
         using var loaded = ModelStore.Load(path);

@@ -4,17 +4,19 @@ namespace DiffTransformer.IO;
 
 /// <summary>
 /// A model on disk: a directory holding <c>model.safetensors</c> (the state dict, keys as in
-/// <see cref="ParameterLayout"/>) and <c>config.json</c> (the <see cref="ModelConfig"/>). The safetensors
-/// metadata repeats the configuration, so a lone weights file still says what it holds.
+/// <see cref="ParameterLayout"/>), <c>config.json</c> (the <see cref="ModelConfig"/>) and, when the model
+/// was trained on tokenized text, <c>tokenizer.json</c> naming its tokenizer. The safetensors metadata
+/// repeats the configuration and the tokenizer name, so a lone weights file still says what it holds.
 /// </summary>
 public static class ModelStore
 {
     public const string WeightsFile = "model.safetensors";
     public const string ConfigFile = "config.json";
+    public const string TokenizerFile = "tokenizer.json";
     public const string Format = "difft-model";
 
     /// <summary>Writes weights and config into <paramref name="dir"/> (created if needed); each file is written atomically.</summary>
-    public static void Save(LanguageModel model, string dir, IReadOnlyDictionary<string, string>? extraMetadata = null)
+    public static void Save(LanguageModel model, string dir, string? tokenizer = null, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
         Directory.CreateDirectory(dir);
         var meta = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -22,9 +24,33 @@ public static class ModelStore
             ["format"] = Format,
             ["config"] = model.Config.ToJson(),
         };
+        if (tokenizer is not null) meta["tokenizer"] = tokenizer;
         if (extraMetadata is not null) foreach (var (k, v) in extraMetadata) meta[k] = v;
         ModuleWeights.Save(model, Path.Combine(dir, WeightsFile), meta);
         model.Config.Save(Path.Combine(dir, ConfigFile));
+        string tokPath = Path.Combine(dir, TokenizerFile);
+        if (tokenizer is not null)
+            AtomicFile.WriteAllText(tokPath, System.Text.Json.JsonSerializer.Serialize(new { name = tokenizer }) + "\n");
+        else if (File.Exists(tokPath))
+            File.Delete(tokPath);
+    }
+
+    /// <summary>The tokenizer a saved model was trained with (from tokenizer.json), or null when it names none.</summary>
+    public static string? LoadTokenizerName(string path)
+    {
+        var (dir, _) = Resolve(path);
+        string tokPath = Path.Combine(dir, TokenizerFile);
+        if (!File.Exists(tokPath)) return null;
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(tokPath));
+            if (doc.RootElement.TryGetProperty("name", out var n) && n.ValueKind == System.Text.Json.JsonValueKind.String) return n.GetString();
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"{tokPath}: not valid JSON ({e.Message})");
+        }
+        throw new InvalidDataException($"{tokPath}: has no string field 'name'");
     }
 
     /// <summary>Reads the configuration of a saved model: <paramref name="path"/> is its directory or its weights file.</summary>
