@@ -1,5 +1,7 @@
+using DiffTransformer.Inference;
 using TorchSharp;
 using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace DiffTransformer.Model;
 
@@ -41,8 +43,51 @@ public abstract class AttentionModule : nn.Module<Tensor, Tensor>
     /// <summary>
     /// Causal self-attention over x: (B, T, E) → (B, T, E).
     /// When <paramref name="capture"/> is given, the explicit core runs and records this layer's maps.
+    /// With a <paramref name="cache"/>, the new keys and values are appended to it and the T queries attend to all
+    /// S = cache length + T positions; <paramref name="startPos"/> must then equal the cache's length.
     /// </summary>
-    public abstract Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null);
+    public abstract Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null);
+
+    /// <summary>Refuses a cache whose length is not the position of the first new token.</summary>
+    protected void CheckCache(LayerKvCache? cache, long startPos)
+    {
+        if (cache is not null && cache.Length != startPos)
+            throw new ArgumentException($"layer {Depth}: startPos {startPos} differs from the KV cache's length {cache.Length}; a cached forward continues where the cache ends");
+    }
+
+    /// <summary>
+    /// Causal softmax of (…, T, S) logits in float32 (see <see cref="CausalSoftmax"/>), or, with a
+    /// <paramref name="blocked"/> mask (true = hidden, broadcast against the logits), the softmax of the unblocked keys.
+    /// </summary>
+    protected static Tensor MaskedSoftmax(Tensor logits, Tensor? blocked)
+    {
+        if (blocked is null) return CausalSoftmax(logits);
+        using var scope = NewDisposeScope();
+        var probs = logits.masked_fill(blocked, float.NegativeInfinity).softmax(-1, ScalarType.Float32).to_type(logits.dtype);
+        return probs.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Logits with hidden positions set to −∞ (what a capture records).</summary>
+    protected static Tensor MaskLogits(Tensor logits, Tensor? blocked) =>
+        logits.masked_fill(blocked ?? FutureMask(logits.shape[^2], logits.shape[^1], logits.device), float.NegativeInfinity);
+
+    /// <summary>
+    /// scaled_dot_product_attention of q (…, T, d) over k, v (…, S, ·) with the causal rule aligned bottom-right
+    /// (query t sits at position S − T + t): no mask for one query, SDPA's own causal flag when T = S (its flag is
+    /// top-left aligned, right only then), an explicit boolean mask when a cached prefix makes S &gt; T, and
+    /// <paramref name="blocked"/> (true = hidden) when the cache has padding.
+    /// </summary>
+    protected static Tensor Sdpa(Tensor q, Tensor k, Tensor v, Tensor? blocked)
+    {
+        using var scope = NewDisposeScope();
+        long t = q.shape[^2], s = k.shape[^2];
+        Tensor o;
+        if (blocked is not null) o = F.scaled_dot_product_attention(q, k, v, attn_mask: blocked.logical_not());
+        else if (t == 1) o = F.scaled_dot_product_attention(q, k, v);
+        else if (t == s) o = F.scaled_dot_product_attention(q, k, v, is_casual: true);
+        else o = F.scaled_dot_product_attention(q, k, v, attn_mask: FutureMask(t, s, q.device).logical_not());
+        return o.MoveToOuterDisposeScope();
+    }
 
     /// <summary>Causal softmax of (…, T, S) logits in float32 (query t sees keys ≤ S − T + t), returned in the logits' dtype.</summary>
     protected static Tensor CausalSoftmax(Tensor logits)

@@ -1,3 +1,4 @@
+using DiffTransformer.Inference;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,11 +33,14 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x) => Forward(x);
 
-    /// <summary>x: (B, T, E) → (B, T, E); tokens start at position <paramref name="startPos"/>.</summary>
-    public Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null)
+    /// <summary>
+    /// x: (B, T, E) → (B, T, E); tokens start at position <paramref name="startPos"/>. With a <paramref name="cache"/>
+    /// (this layer's), attention appends the new keys and values and reads the cached prefix.
+    /// </summary>
+    public Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null)
     {
         using var scope = NewDisposeScope();
-        var y = x.add(attn.Forward(attn_norm.forward(x), startPos, capture)); // (B, T, E)
+        var y = x.add(attn.Forward(attn_norm.forward(x), startPos, capture, cache)); // (B, T, E)
         var o = y.add(ffn.forward(ffn_norm.forward(y)));                     // (B, T, E)
         return o.MoveToOuterDisposeScope();
     }

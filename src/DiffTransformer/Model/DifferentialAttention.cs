@@ -1,3 +1,4 @@
+using DiffTransformer.Inference;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -89,8 +90,9 @@ public sealed class DifferentialAttention : AttentionModule
         return l1.sub(l2).add(LambdaInit).MoveToOuterDisposeScope();
     }
 
-    public override Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null)
+    public override Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null)
     {
+        CheckCache(cache, startPos);
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
         int h = NumHeads, hkv = NumKvHeads, d = HeadDim;
@@ -99,9 +101,11 @@ public sealed class DifferentialAttention : AttentionModule
         var k = k_proj.forward(x).view(b, t, 2 * hkv, d);               // (B, T, 2Hkv, d)
         var v = v_proj.forward(x).view(b, t, hkv, 2 * d);               // (B, T, Hkv, 2d)
         q = Rotary.Apply(q, startPos).transpose(1, 2);                  // (B, 2H, T, d)
-        k = Rotary.Apply(k, startPos).transpose(1, 2);                  // (B, 2Hkv, S, d)
-        v = v.transpose(1, 2);                                          // (B, Hkv, S, 2d)
+        k = Rotary.Apply(k, startPos).transpose(1, 2);                  // (B, 2Hkv, T, d)
+        v = v.transpose(1, 2);                                          // (B, Hkv, T, 2d)
+        if (cache is not null) (k, v) = cache.Append(k, v);            // (B, 2Hkv, S, d), (B, Hkv, S, 2d): cached prefix + new
         long s = k.shape[2];
+        var blocked = cache?.Owner.Blocked(startPos, t, s, x.device);   // (B, 1, T, S) when rows are left-padded, else null
 
         var lambdaFull = LambdaFull().to_type(q.dtype);                 // ()
         Tensor attn;                                                    // (B, H, T, 2d)
@@ -111,17 +115,18 @@ public sealed class DifferentialAttention : AttentionModule
             var kx = RepeatKv(k.view(b, hkv, 2, s, d), NRep);            // (B, 2H, S, d): sub-head (h, i) reads (h / n_rep, i)
             var vx = RepeatKv(v.unsqueeze(2), NRep);                     // (B, H, S, 2d)
             var logits = q.mul(1.0 / Math.Sqrt(d)).matmul(kx.transpose(-1, -2)); // (B, 2H, T, S)
-            var probs = CausalSoftmax(logits);                           // (B, 2H, T, S)
+            var probs = MaskedSoftmax(logits, blocked);                  // (B, 2H, T, S)
             var pairs = probs.view(b, h, 2, t, s);                       // (B, H, 2, T, S)
             var a1 = pairs.select(2, 0);                                 // (B, H, T, S)
             var a2 = pairs.select(2, 1);                                 // (B, H, T, S)
             var diff = a1.sub(a2.mul(lambdaFull));                       // (B, H, T, S)
             attn = diff.matmul(vx);                                      // (B, H, T, 2d)
             if (wantMaps)
-            {
-                var masked = logits.masked_fill(FutureMask(t, s, x.device), float.NegativeInfinity);
-                capture!.Record(Depth, Architecture.Diff, masked, probs, diff, lambdaFull.item<float>());
-            }
+                capture!.Record(Depth, Architecture.Diff, MaskLogits(logits, blocked), probs, diff, lambdaFull.item<float>());
+        }
+        else if (t == 1 && cache is not null)
+        {
+            attn = DecodeOne(q, k, v, lambdaFull, blocked);              // (B, H, 1, 2d)
         }
         else
         {
@@ -129,9 +134,8 @@ public sealed class DifferentialAttention : AttentionModule
             // CPU kernels need value width = query width. Sub-heads 2h, 2h+1 share head h's value.
             var kx = RepeatKv(k.view(b, hkv, 2, s, d), NRep);            // (B, 2H, S, d)
             var vx = RepeatKv(v.view(b, hkv, 1, s, 2 * d).expand(b, hkv, 2, s, 2 * d), NRep); // (B, 2H, S, 2d)
-            bool causal = t > 1;
-            var oA = F.scaled_dot_product_attention(q, kx, vx.narrow(-1, 0, d), is_casual: causal); // (B, 2H, T, d)
-            var oB = F.scaled_dot_product_attention(q, kx, vx.narrow(-1, d, d), is_casual: causal); // (B, 2H, T, d)
+            var oA = Sdpa(q, kx, vx.narrow(-1, 0, d), blocked);          // (B, 2H, T, d)
+            var oB = Sdpa(q, kx, vx.narrow(-1, d, d), blocked);          // (B, 2H, T, d)
             var o = cat([oA, oB], -1).view(b, h, 2, t, 2 * d);          // (B, H, 2, T, 2d)
             attn = o.select(2, 0).sub(o.select(2, 1).mul(lambdaFull));   // (B, H, T, 2d): A1V − λ·A2V
         }
@@ -139,5 +143,26 @@ public sealed class DifferentialAttention : AttentionModule
         attn = subln.forward(attn).mul(1 - LambdaInit);                 // (B, H, T, 2d)
         attn = attn.transpose(1, 2).reshape(b, t, h * 2 * d);           // (B, T, E)
         return out_proj.forward(attn).MoveToOuterDisposeScope();        // (B, T, E)
+    }
+
+    /// <summary>
+    /// One new query per row over S cached positions, without copying keys or values: the query sub-heads that
+    /// read KV group g are gathered as rows against that group's K1, K2 (B, Hkv, 2, S, d) and its single 2d-wide
+    /// value (B, Hkv, S, 2d). (Expanding the value to all 2H sub-heads, as SDPA needs, would copy the whole
+    /// cached value every token.) No causal mask: a single query sees every held position.
+    /// </summary>
+    private Tensor DecodeOne(Tensor q, Tensor k, Tensor v, Tensor lambdaFull, Tensor? blocked)
+    {
+        using var scope = NewDisposeScope();
+        long b = q.shape[0], s = k.shape[2];
+        int h = NumHeads, hkv = NumKvHeads, d = HeadDim, nRep = NRep;
+        var qg = q.reshape(b, hkv, nRep, 2, d).transpose(2, 3);          // (B, Hkv, 2, n_rep, d): head g·n_rep + r, sub-head i
+        var kg = k.view(b, hkv, 2, s, d);                                // (B, Hkv, 2, S, d)
+        var logits = qg.mul(1.0 / Math.Sqrt(d)).matmul(kg.transpose(-1, -2)); // (B, Hkv, 2, n_rep, S)
+        if (blocked is not null) logits = logits.masked_fill(blocked.view(b, 1, 1, 1, s), float.NegativeInfinity);
+        var probs = logits.softmax(-1, ScalarType.Float32).to_type(q.dtype); // (B, Hkv, 2, n_rep, S)
+        var diff = probs.select(2, 0).sub(probs.select(2, 1).mul(lambdaFull)); // (B, Hkv, n_rep, S): A1 − λ·A2
+        var o = diff.matmul(v);                                          // (B, Hkv, n_rep, 2d)
+        return o.reshape(b, h, 1, 2 * d).MoveToOuterDisposeScope();      // (B, H, 1, 2d)
     }
 }

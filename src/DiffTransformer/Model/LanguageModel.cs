@@ -1,3 +1,4 @@
+using DiffTransformer.Inference;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -68,23 +69,46 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor tokens) => Forward(tokens);
 
-    /// <summary>tokens: (B, T) int64 → logits (B, T, V); the first token sits at position <paramref name="startPos"/>.</summary>
-    public Tensor Forward(Tensor tokens, long startPos = 0, AttentionCapture? capture = null)
+    /// <summary>
+    /// tokens: (B, T) int64 → logits (B, T, V); the first token sits at position <paramref name="startPos"/>.
+    /// With a <paramref name="cache"/> the tokens continue the cached ones: <paramref name="startPos"/> must equal
+    /// <see cref="KvCache.Length"/> (or use <see cref="Forward(Tensor, KvCache)"/>), and each layer attends to the
+    /// cached prefix instead of recomputing it.
+    /// </summary>
+    public Tensor Forward(Tensor tokens, long startPos = 0, AttentionCapture? capture = null, KvCache? cache = null)
     {
         using var scope = NewDisposeScope();
-        var h = Hidden(tokens, startPos, capture);                                   // (B, T, E)
+        var h = Hidden(tokens, startPos, capture, cache);                            // (B, T, E)
         return Head(h).MoveToOuterDisposeScope();                                   // (B, T, V)
     }
 
+    /// <summary>Incremental forward: tokens (B, T) continue the <paramref name="cache"/>'s positions → logits (B, T, V).</summary>
+    public Tensor Forward(Tensor tokens, KvCache cache) => Forward(tokens, cache.Length, null, cache);
+
     /// <summary>Final hidden states after the last norm, (B, T, E).</summary>
-    public Tensor Hidden(Tensor tokens, long startPos = 0, AttentionCapture? capture = null)
+    public Tensor Hidden(Tensor tokens, long startPos = 0, AttentionCapture? capture = null, KvCache? cache = null)
     {
         using var scope = NewDisposeScope();
         CheckTokens(tokens);
+        if (cache is not null)
+        {
+            if (cache.Count != layers.Count)
+                throw new ArgumentException($"the KV cache has {cache.Count} layers, the model {layers.Count}");
+            if (cache.Length != startPos)
+                throw new ArgumentException($"startPos {startPos} differs from the KV cache's length {cache.Length}; a cached forward continues where the cache ends");
+        }
         var h = embed_tokens.forward(tokens);                                        // (B, T, E)
-        foreach (var layer in layers) h = layer.Forward(h, startPos, capture);       // (B, T, E)
+        for (int i = 0; i < layers.Count; i++)
+            h = layers[i].Forward(h, startPos, capture, cache?[i]);                  // (B, T, E)
         return norm.forward(h).MoveToOuterDisposeScope();                            // (B, T, E)
     }
+
+    /// <summary>
+    /// An empty KV cache for this model (one layer cache per block). <paramref name="capacity"/> positions are
+    /// preallocated (0: grow on demand, doubling); <paramref name="leftPadding"/> gives, per batch row, the padding
+    /// positions before its prompt.
+    /// </summary>
+    public KvCache CreateCache(long capacity = 0, IReadOnlyList<long>? leftPadding = null) => new(layers.Count, capacity, leftPadding);
 
     /// <summary>LM head: (…, E) → (…, V), with the embedding matrix when tied.</summary>
     public Tensor Head(Tensor h) => lm_head is null ? F.linear(h, embed_tokens.weight!) : lm_head.forward(h);

@@ -1,3 +1,4 @@
+using DiffTransformer.Inference;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -53,8 +54,9 @@ public sealed class MultiheadAttention : AttentionModule
         RegisterComponents();
     }
 
-    public override Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null)
+    public override Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null)
     {
+        CheckCache(cache, startPos);
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
         int nh = NumHeads, nkv = NumKvHeads, d = HeadDim;
@@ -63,28 +65,39 @@ public sealed class MultiheadAttention : AttentionModule
         var k = k_proj.forward(x).view(b, t, nkv, d);                   // (B, T, nkv, d)
         var v = v_proj.forward(x).view(b, t, nkv, d);                   // (B, T, nkv, d)
         q = Rotary.Apply(q, startPos).transpose(1, 2);                  // (B, nh, T, d)
-        k = Rotary.Apply(k, startPos).transpose(1, 2);                  // (B, nkv, S, d)
-        v = v.transpose(1, 2);                                          // (B, nkv, S, d)
+        k = Rotary.Apply(k, startPos).transpose(1, 2);                  // (B, nkv, T, d)
+        v = v.transpose(1, 2);                                          // (B, nkv, T, d)
+        if (cache is not null) (k, v) = cache.Append(k, v);            // (B, nkv, S, d) each: cached prefix + new
         long s = k.shape[2];
-        var kx = RepeatKv(k.unsqueeze(2), NRep);                        // (B, nh, S, d)
-        var vx = RepeatKv(v.unsqueeze(2), NRep);                        // (B, nh, S, d)
+        var blocked = cache?.Owner.Blocked(startPos, t, s, x.device);   // (B, 1, T, S) when rows are left-padded, else null
 
         Tensor attn;                                                    // (B, nh, T, d)
         bool wantMaps = capture is not null && capture.Wants(Depth);
         if (Kernel == AttentionKernel.Explicit || wantMaps)
         {
+            var kx = RepeatKv(k.unsqueeze(2), NRep);                    // (B, nh, S, d)
+            var vx = RepeatKv(v.unsqueeze(2), NRep);                    // (B, nh, S, d)
             var logits = q.mul(1.0 / Math.Sqrt(d)).matmul(kx.transpose(-1, -2)); // (B, nh, T, S)
-            var probs = CausalSoftmax(logits);                           // (B, nh, T, S)
+            var probs = MaskedSoftmax(logits, blocked);                  // (B, nh, T, S)
             attn = probs.matmul(vx);                                     // (B, nh, T, d)
             if (wantMaps)
-            {
-                var masked = logits.masked_fill(FutureMask(t, s, x.device), float.NegativeInfinity);
-                capture!.Record(Depth, Architecture.Transformer, masked, probs, null, null);
-            }
+                capture!.Record(Depth, Architecture.Transformer, MaskLogits(logits, blocked), probs, null, null);
+        }
+        else if (t == 1 && cache is not null)
+        {
+            // One query per row: the n_rep query heads of KV head g become n_rep rows against g's keys, so
+            // nothing is copied; a single query sees every held position, so only padding needs a mask.
+            var qg = q.reshape(b, nkv, NRep, d);                         // (B, nkv, n_rep, d)
+            var o = blocked is null
+                ? F.scaled_dot_product_attention(qg, k, v)                   // (B, nkv, n_rep, d)
+                : F.scaled_dot_product_attention(qg, k, v, attn_mask: blocked.logical_not()); // mask (B, 1, 1, S)
+            attn = o.reshape(b, nh, 1, d);                               // (B, nh, 1, d)
         }
         else
         {
-            attn = F.scaled_dot_product_attention(q, kx, vx, is_casual: t > 1); // (B, nh, T, d)
+            var kx = RepeatKv(k.unsqueeze(2), NRep);                    // (B, nh, S, d)
+            var vx = RepeatKv(v.unsqueeze(2), NRep);                    // (B, nh, S, d)
+            attn = Sdpa(q, kx, vx, blocked);                             // (B, nh, T, d)
         }
 
         attn = attn.transpose(1, 2).reshape(b, t, nh * d);             // (B, T, E)
