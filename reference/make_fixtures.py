@@ -109,6 +109,45 @@ def model_fixture(name, cfg, batch, seq_len, seed):
     print(f"{name}: loss {loss.item():.6f}, params {sum(p.numel() for p in m.parameters())}")
 
 
+def optimizer_fixture(name, cfg, batch, seq_len, seed, lrs, clip):
+    """AdamW (decoupled decay on matrices only) with global-norm clipping, a few steps on one batch."""
+    torch.manual_seed(seed)
+    m = R.LanguageModel(cfg)
+    randomize(m, scale=1.5)
+    with torch.no_grad():
+        m.embed_tokens.weight.normal_(0, 0.5)
+    t = {"param." + k: p.detach().clone() for k, p in m.named_parameters()}
+    tokens = torch.randint(0, cfg["vocab_size"], (batch, seq_len))
+    targets = torch.randint(0, cfg["vocab_size"], (batch, seq_len))
+    decay = [p for p in m.parameters() if p.dim() >= 2]
+    no_decay = [p for p in m.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=lrs[0], betas=(0.9, 0.95), eps=1e-8)
+    losses, norms = [], []
+    for i, lr in enumerate(lrs):
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.zero_grad()
+        logits = m(tokens)
+        loss = torch.nn.functional.cross_entropy(logits.view(-1, cfg["vocab_size"]), targets.view(-1))
+        loss.backward()
+        norms.append(torch.nn.utils.clip_grad_norm_(m.parameters(), clip).item())
+        for k, p in m.named_parameters():  # the (clipped) gradients the update consumed
+            t[f"grad_step{i}." + k] = p.grad.detach().clone()
+        opt.step()
+        losses.append(loss.item())
+    t["input.tokens"], t["input.targets"] = tokens, targets
+    t["input.lrs"] = torch.tensor(lrs, dtype=torch.float32)
+    t["output.losses"] = torch.tensor(losses, dtype=torch.float32)
+    t["output.grad_norms"] = torch.tensor(norms, dtype=torch.float32)
+    for k, p in m.named_parameters():
+        t["final." + k] = p
+    meta = dict(format=FORMAT, version=VERSION, kind="adamw", config=json.dumps(cfg), clip=repr(clip),
+                betas="0.9,0.95", eps="1e-8", weight_decay="0.1", torch=torch.__version__)
+    save_safetensors(os.path.join(OUT, name + ".safetensors"), t, meta)
+    print(f"{name}: losses {[round(x, 6) for x in losses]}, grad norms {[round(x, 4) for x in norms]}")
+
+
 def main():
     torch.set_num_threads(2)
     os.makedirs(OUT, exist_ok=True)
@@ -125,6 +164,10 @@ def main():
     model_fixture("model_diff", dict(base, arch="diff", tie_embeddings=False), batch=2, seq_len=12, seed=3)
     model_fixture("model_transformer", dict(base, arch="transformer", num_kv_heads=1, tie_embeddings=True),
                   batch=2, seq_len=12, seed=4)
+    # (e) AdamW + clipping: five steps of a small DIFF model with a changing learning rate
+    optimizer_fixture("adamw_diff", dict(base, arch="diff", tie_embeddings=False, vocab_size=33, embed_dim=16,
+                                         num_layers=1, ffn_dim=40),
+                      batch=2, seq_len=12, seed=5, lrs=[1e-2, 8e-3, 6e-3, 4e-3, 2e-3], clip=1.0)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ public static class Program
         {
             InfoCommand.Create(),
             PrepareCommand.Create(),
+            TrainCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }

@@ -68,6 +68,21 @@ public sealed class TokenBatchSampler
         return Gather(starts, seqLen);
     }
 
+    /// <summary>
+    /// Rows [<paramref name="firstRow"/>, firstRow + count) of the endless stream of training rows. Row r's window
+    /// depends only on (seed, r), so however rows are grouped into micro-batches the data of an optimizer step is
+    /// the same: gradient accumulation over k micro-batches sees exactly the rows of one big batch.
+    /// </summary>
+    public (long[] Inputs, long[] Targets) GetRows(long firstRow, int count, int seqLen)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
+        CheckLength(seqLen);
+        var starts = new long[count];
+        for (int r = 0; r < count; r++) starts[r] = WindowStart(firstRow + r, 0, seqLen);
+        return Gather(starts, seqLen);
+    }
+
     /// <summary>How many batches <see cref="EvalBatches"/> yields: at most <paramref name="maxBatches"/>, fewer when the split cannot fill them without overlapping windows (but at least one).</summary>
     public int EvalBatchCount(int batchSize, int seqLen, int maxBatches)
     {

@@ -1,0 +1,122 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using DiffTransformer.Model;
+
+namespace DiffTransformer.Training;
+
+/// <summary>Everything that determines a training run. Saved as run.json in the run directory; a resumed run reuses it.</summary>
+public sealed record TrainOptions
+{
+    /// <summary>A prepared dataset directory (see <c>difft prepare</c>); null trains on the built-in synthetic recall task.</summary>
+    public string? Data { get; init; }
+
+    /// <summary>Run directory: metrics.jsonl, loss.png, checkpoints/, final/.</summary>
+    public string Out { get; init; } = Path.Combine("runs", "default");
+
+    /// <summary>The model to train.</summary>
+    public ModelConfig Model { get; init; } = Presets.Get("tiny");
+
+    /// <summary>When true, vocab_size is set from the dataset's tokenizer (a preset's vocabulary is only a default).</summary>
+    public bool VocabFromData { get; init; } = true;
+
+    /// <summary>Rows of one micro-batch.</summary>
+    public int BatchSize { get; init; } = 16;
+
+    /// <summary>Tokens per row (the training context).</summary>
+    public int SeqLen { get; init; } = 256;
+
+    /// <summary>Tokens per optimizer step; a multiple of batch_size·seq_len (gradient accumulation). 0: one micro-batch.</summary>
+    public long TokensPerStep { get; init; }
+
+    /// <summary>Optimizer steps of the run.</summary>
+    public long Steps { get; init; } = 1000;
+
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>Final learning rate as a fraction of the peak.</summary>
+    public double MinLrRatio { get; init; } = 0.1;
+
+    public long WarmupSteps { get; init; } = 100;
+
+    public DecayShape Schedule { get; init; } = DecayShape.Cosine;
+
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.95;
+    public double Eps { get; init; } = 1e-8;
+    public double WeightDecay { get; init; } = 0.1;
+
+    /// <summary>Global gradient-norm clip; 0 disables.</summary>
+    public double GradClip { get; init; } = 1.0;
+
+    /// <summary>Seeds the weights and the data order.</summary>
+    public long Seed { get; init; } = 1337;
+
+    /// <summary>Validation every this many steps (and at the end); 0 disables.</summary>
+    public long EvalInterval { get; init; } = 100;
+
+    /// <summary>Validation batches per evaluation.</summary>
+    public int EvalBatches { get; init; } = 8;
+
+    /// <summary>Checkpoint every this many steps (and at the end); 0: only at the end.</summary>
+    public long CheckpointInterval { get; init; } = 250;
+
+    /// <summary>Checkpoints kept; older ones are deleted.</summary>
+    public int KeepCheckpoints { get; init; } = 2;
+
+    /// <summary>Attention core.</summary>
+    public AttentionKernel Kernel { get; init; } = AttentionKernel.Fused;
+
+    [JsonIgnore] public int AccumulationSteps => TokensPerStep <= 0 ? 1 : (int)(TokensPerStep / ((long)BatchSize * SeqLen));
+    [JsonIgnore] public long EffectiveTokensPerStep => (long)AccumulationSteps * BatchSize * SeqLen;
+
+    /// <summary>Checks ranges and combinations; the message names the option and its value.</summary>
+    public TrainOptions Validate()
+    {
+        Model.Validate();
+        void Positive(string name, double v)
+        {
+            if (!(v > 0)) throw new ArgumentException($"{name} must be positive, got {v}");
+        }
+        Positive("batch_size", BatchSize);
+        Positive("seq_len", SeqLen);
+        Positive("steps", Steps);
+        Positive("learning_rate", LearningRate);
+        if (SeqLen > Model.MaxSeqLen) throw new ArgumentException($"seq_len {SeqLen} exceeds the model's max_seq_len {Model.MaxSeqLen}");
+        if (TokensPerStep < 0) throw new ArgumentException($"tokens_per_step must be non-negative, got {TokensPerStep}");
+        long micro = (long)BatchSize * SeqLen;
+        if (TokensPerStep > 0 && (TokensPerStep % micro != 0))
+            throw new ArgumentException($"tokens_per_step {TokensPerStep} is not a multiple of batch_size·seq_len = {BatchSize}·{SeqLen} = {micro}");
+        if (MinLrRatio is < 0 or > 1) throw new ArgumentException($"min_lr_ratio must be in [0, 1], got {MinLrRatio}");
+        if (WarmupSteps < 0) throw new ArgumentException($"warmup_steps must be non-negative, got {WarmupSteps}");
+        if (Beta1 is < 0 or >= 1 || Beta2 is < 0 or >= 1) throw new ArgumentException($"betas must be in [0, 1), got ({Beta1}, {Beta2})");
+        if (WeightDecay < 0) throw new ArgumentException($"weight_decay must be non-negative, got {WeightDecay}");
+        if (GradClip < 0) throw new ArgumentException($"grad_clip must be non-negative, got {GradClip}");
+        if (EvalInterval < 0 || CheckpointInterval < 0) throw new ArgumentException("eval and checkpoint intervals must be non-negative");
+        if (EvalBatches <= 0) throw new ArgumentException($"eval_batches must be positive, got {EvalBatches}");
+        if (KeepCheckpoints < 1) throw new ArgumentException($"keep_checkpoints must be at least 1, got {KeepCheckpoints}");
+        return this;
+    }
+
+    public LrSchedule MakeSchedule() => new(LearningRate, LearningRate * MinLrRatio, WarmupSteps, Steps, Schedule);
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public static TrainOptions FromJson(string json, string source)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<TrainOptions>(json, JsonOptions) ?? throw new InvalidDataException($"{source}: empty");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{source}: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,357 @@
+using System.Diagnostics;
+using System.Text.Json;
+using DiffTransformer.Data;
+using DiffTransformer.IO;
+using DiffTransformer.Model;
+using static TorchSharp.torch;
+
+namespace DiffTransformer.Training;
+
+/// <summary>How a run ended.</summary>
+public enum TrainOutcome
+{
+    Completed,
+    /// <summary>Stopped on request (Ctrl-C, SIGTERM, cancellation) after saving a checkpoint.</summary>
+    Interrupted,
+}
+
+/// <summary>Summary of a run.</summary>
+public sealed record TrainResult
+{
+    public required TrainOutcome Outcome { get; init; }
+    public required string RunDirectory { get; init; }
+    public required long Step { get; init; }
+    public required long Parameters { get; init; }
+    public required ModelConfig Model { get; init; }
+    /// <summary>Mean training loss over the last 10% of the steps run in this session (at least one step).</summary>
+    public double? FinalTrainLoss { get; init; }
+    public double? FinalValLoss { get; init; }
+    /// <summary>Training throughput of this session: tokens over wall time of the optimizer steps (evaluation and checkpoints excluded).</summary>
+    public double TokensPerSecond { get; init; }
+    public IReadOnlyDictionary<string, double> Task { get; init; } = new Dictionary<string, double>();
+    /// <summary>Directory of the final model (ModelStore format), when the run completed.</summary>
+    public string? FinalModel { get; init; }
+    public string? LastCheckpoint { get; init; }
+    public TimeSpan Elapsed { get; init; }
+}
+
+/// <summary>What a progress display shows after each step.</summary>
+public sealed record TrainProgress(long Step, long TotalSteps, double Loss, double Lr, double TokensPerSecond,
+    TimeSpan Elapsed, TimeSpan Eta, double? ValLoss, IReadOnlyDictionary<string, double>? Task);
+
+/// <summary>Measures a model on a task beyond the loss (e.g. recall accuracy); called at each evaluation.</summary>
+public interface ITaskEvaluator
+{
+    IReadOnlyDictionary<string, double> Evaluate(LanguageModel model);
+}
+
+/// <summary>The loss became NaN or infinite; the message names the step and the last good checkpoint.</summary>
+public sealed class TrainingDivergedException(string message) : Exception(message);
+
+/// <summary>
+/// Trains a <see cref="LanguageModel"/> on a prepared dataset: AdamW with decoupled weight decay on matrices,
+/// warm-up then cosine/linear decay, gradient clipping, gradient accumulation to a token budget per step,
+/// periodic validation, metrics as JSON lines, a loss plot, atomic checkpoints and exact resume.
+/// Training rows are a pure function of (seed, row index), so a resumed run sees exactly the data it would have
+/// seen, and the micro-batch size does not change what a step trains on.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly Action<string> log;
+    private readonly IProgress<TrainProgress>? progress;
+
+    /// <summary>Continue the run in <see cref="TrainOptions.Out"/> from its latest checkpoint.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Start over in a run directory that already holds a run (deleting it).</summary>
+    public bool Force { get; init; }
+
+    /// <summary>Task metrics at each evaluation (null: none, unless the built-in task supplies its own).</summary>
+    public ITaskEvaluator? TaskEvaluator { get; init; }
+
+    /// <summary>Test hook: replaces the loss value of a step (to simulate divergence).</summary>
+    internal Func<long, double, double>? LossOverride { get; init; }
+
+    public TrainOptions Options { get; }
+
+    public Trainer(TrainOptions options, Action<string>? log = null, IProgress<TrainProgress>? progress = null)
+    {
+        Options = options.Validate();
+        this.log = log ?? (_ => { });
+        this.progress = progress;
+    }
+
+    /// <summary>Options that may change when a run is resumed; everything else must equal run.json.</summary>
+    private static readonly string[] ResumeMutable = ["data", "out", "steps", "eval_interval", "eval_batches", "checkpoint_interval", "keep_checkpoints"];
+
+    /// <summary>Reads the options a run was started with (run.json in its directory).</summary>
+    public static TrainOptions LoadRunOptions(string runDir)
+    {
+        var run = new RunDirectory(runDir);
+        if (!File.Exists(run.OptionsFile)) throw new FileNotFoundException($"{runDir} holds no run to resume (no run.json)", run.OptionsFile);
+        return TrainOptions.FromJson(File.ReadAllText(run.OptionsFile), run.OptionsFile);
+    }
+
+    public TrainResult Run(CancellationToken cancel = default)
+    {
+        var run = new RunDirectory(Options.Out);
+        var options = Options;
+        TrainerState? resumeFrom = null;
+        string? resumeDir = null;
+
+        if (Resume)
+        {
+            var saved = LoadRunOptions(run.Root);
+            CheckResumeCompatible(saved, options, run.OptionsFile);
+            resumeDir = run.Latest() ?? throw new InvalidDataException($"{run.Root} has no complete checkpoint to resume from");
+            resumeFrom = Checkpoint.LoadState(resumeDir);
+        }
+        else if (run.HasRun && !Force)
+        {
+            throw new IOException($"{run.Root} already holds a run; use --resume to continue it or --force to start over");
+        }
+
+        // ---- data ----
+        string dataDir = options.Data ?? BuiltinTask.EnsureDataset(run.Data, log);
+        using var dataset = TokenDataset.Open(dataDir);
+        var meta = dataset.Meta;
+        if (resumeFrom is not null && resumeFrom.Tokenizer != meta.Tokenizer)
+            throw new InvalidDataException($"the checkpoint {resumeDir} was trained with tokenizer '{resumeFrom.Tokenizer}' but the dataset {dataDir} uses '{meta.Tokenizer}'");
+        var config = options.Model;
+        if (options.VocabFromData && !Resume && config.VocabSize != meta.VocabSize)
+        {
+            log($"vocab_size set to {meta.VocabSize} from the dataset's tokenizer '{meta.Tokenizer}' (was {config.VocabSize})");
+            config = config with { VocabSize = meta.VocabSize };
+        }
+        if (meta.VocabSize > config.VocabSize)
+            throw new ConfigException($"the dataset's tokenizer '{meta.Tokenizer}' has {meta.VocabSize} tokens but the model's vocab_size is {config.VocabSize}; set vocab_size to at least {meta.VocabSize}");
+        options = options with { Model = config };
+        var task = TaskEvaluator ?? (options.Data is null ? BuiltinTask.Evaluator(dataDir) : null);
+
+        if (dataset.Train.Length < options.SeqLen + 1)
+            throw new InvalidDataException($"the train split of {dataDir} has {dataset.Train.Length} tokens, fewer than seq_len + 1 = {options.SeqLen + 1}");
+
+        // Everything is checked: only now change the run directory.
+        if (!Resume && run.HasRun) ClearRun(run);
+        Directory.CreateDirectory(run.Root);
+        Checkpoint.CleanIncomplete(run);
+        if (!Resume) AtomicFile.WriteAllText(run.OptionsFile, options.ToJson() + "\n");
+
+        // ---- model and optimizer ----
+        manual_seed(options.Seed);
+        using var model = new LanguageModel(config) { Kernel = options.Kernel };
+        using var optimizer = new AdamW(model.named_parameters(), options.Beta1, options.Beta2, options.Eps, options.WeightDecay);
+        var metrics = new MetricsLog(run.Metrics);
+        var state = new TrainerState { Tokenizer = meta.Tokenizer };
+        if (resumeDir is not null)
+        {
+            state = Checkpoint.Restore(resumeDir, model, optimizer);
+            metrics.TruncateAfter(state.Step);
+            log($"resumed from {resumeDir} at step {state.Step} ({state.Tokens:N0} tokens)");
+        }
+        else if (File.Exists(run.Metrics))
+        {
+            File.Delete(run.Metrics);
+        }
+        long parameters = model.parameters().Sum(p => p.numel());
+        log($"{(config.Arch == Architecture.Diff ? "DIFF Transformer" : "Transformer")}: {parameters:N0} parameters; data {dataDir} " +
+            $"({meta.Tokenizer}, train {dataset.Train.Length:N0} tokens, val {dataset.Val.Length:N0}); " +
+            $"{options.Steps} steps × {options.EffectiveTokensPerStep:N0} tokens (batch {options.BatchSize} × {options.SeqLen}" +
+            (options.AccumulationSteps > 1 ? $" × {options.AccumulationSteps} micro-batches" : "") + ")");
+
+        var schedule = options.MakeSchedule();
+        var trainSampler = new TokenBatchSampler(dataset.Train, options.Seed);
+        TokenBatchSampler? valSampler = null;
+        if (options.EvalInterval > 0)
+        {
+            if (dataset.Val.Length > options.SeqLen + 1) valSampler = new TokenBatchSampler(dataset.Val, options.Seed);
+            else log($"validation disabled: the val split has {dataset.Val.Length} tokens, fewer than seq_len + 1 = {options.SeqLen + 1}");
+        }
+
+        int b = options.BatchSize, t = options.SeqLen, accum = options.AccumulationSteps;
+        long startStep = state.Step;
+        var sessionTimer = Stopwatch.StartNew();
+        double trainSeconds = 0;
+        long sessionTokens = 0;
+        var recentLosses = new List<double>();
+        double? lastVal = state.LastValLoss;
+        IReadOnlyDictionary<string, double> lastTask = new Dictionary<string, double>();
+        string? lastCheckpoint = resumeDir;
+        double emaTps = 0;
+
+        string SaveCheckpoint(long completed)
+        {
+            state = state with { Step = completed, LastValLoss = lastVal };
+            string dir = Checkpoint.Save(run, model, optimizer, state, options.KeepCheckpoints);
+            log($"checkpoint {Path.GetRelativePath(run.Root, dir)}");
+            return dir;
+        }
+
+        void Evaluate(long completed)
+        {
+            var sw = Stopwatch.StartNew();
+            if (valSampler is not null)
+            {
+                lastVal = ValidationLoss(model, valSampler, b, t, options.EvalBatches);
+            }
+            if (task is not null) lastTask = task.Evaluate(model);
+            metrics.Append(new MetricRecord
+            {
+                Kind = "eval", Step = completed, ValLoss = lastVal, Lambda = Lambdas(model),
+                Task = lastTask.Count > 0 ? new Dictionary<string, double>(lastTask) : null,
+            });
+            string taskText = string.Concat(lastTask.Select(kv => $", {kv.Key} {kv.Value:F3}"));
+            log($"step {completed}: val loss {(lastVal is double v ? v.ToString("F4") : "n/a")}{taskText} ({sw.Elapsed.TotalSeconds:F1} s)");
+        }
+
+        for (long step = startStep; step < options.Steps; step++)
+        {
+            if (cancel.IsCancellationRequested)
+            {
+                lastCheckpoint = SaveCheckpoint(step);
+                log($"interrupted after step {step}; resume with --resume");
+                return Result(TrainOutcome.Interrupted, step);
+            }
+
+            var sw = Stopwatch.StartNew();
+            double lossSum = 0;
+            for (int micro = 0; micro < accum; micro++)
+            {
+                var (inputs, targets) = trainSampler.GetRows(state.NextRow, b, t);
+                using var scope = NewDisposeScope();
+                var x = tensor(inputs, [b, t]);                                  // (B, T)
+                var y = tensor(targets, [b, t]);                                 // (B, T)
+                var loss = LanguageModel.CrossEntropy(model.Forward(x), y);     // ()
+                double value = loss.item<float>();
+                if (LossOverride is not null) value = LossOverride(step + 1, value);
+                if (!double.IsFinite(value)) throw Diverged(step + 1, value, micro);
+                (accum == 1 ? loss : loss.div(accum)).backward();
+                lossSum += value;
+                state = state with { NextRow = state.NextRow + b };
+            }
+            double gradNorm = optimizer.ClipGradNorm(options.GradClip);
+            if (!double.IsFinite(gradNorm)) throw Diverged(step + 1, gradNorm, -1);
+            double lr = schedule.At(step);
+            optimizer.Update(lr);
+            optimizer.ZeroGrad();
+
+            double seconds = sw.Elapsed.TotalSeconds;
+            trainSeconds += seconds;
+            long stepTokens = (long)accum * b * t;
+            sessionTokens += stepTokens;
+            double tps = stepTokens / seconds;
+            emaTps = emaTps == 0 ? tps : 0.9 * emaTps + 0.1 * tps;
+            double meanLoss = lossSum / accum;
+            recentLosses.Add(meanLoss);
+            long completed = step + 1;
+            state = state with { Step = completed, Tokens = state.Tokens + stepTokens, ElapsedSeconds = state.ElapsedSeconds + seconds };
+            metrics.Append(new MetricRecord
+            {
+                Kind = "train", Step = completed, Loss = meanLoss, Lr = lr, GradNorm = gradNorm, Tokens = state.Tokens,
+                TokensPerSecond = Math.Round(tps, 1), ElapsedSeconds = Math.Round(state.ElapsedSeconds, 3),
+                Lambda = completed % 10 == 0 ? Lambdas(model) : null,
+            });
+
+            bool last = completed == options.Steps;
+            if (options.EvalInterval > 0 && (completed % options.EvalInterval == 0 || last)) Evaluate(completed);
+            if (last || (options.CheckpointInterval > 0 && completed % options.CheckpointInterval == 0))
+                lastCheckpoint = SaveCheckpoint(completed);
+
+            var eta = TimeSpan.FromSeconds((options.Steps - completed) * (trainSeconds / (completed - startStep)));
+            progress?.Report(new TrainProgress(completed, options.Steps, meanLoss, lr, emaTps, sessionTimer.Elapsed, eta, lastVal, lastTask));
+        }
+
+        ModelStore.Save(model, run.Final, meta.Tokenizer);
+        TryPlot(run, model.Config);
+        var result = Result(TrainOutcome.Completed, state.Step) with { FinalModel = run.Final };
+        AtomicFile.WriteAllText(Path.Combine(run.Root, "summary.json"), JsonSerializer.Serialize(result, TrainOptions.JsonOptions) + "\n");
+        return result;
+
+        TrainResult Result(TrainOutcome outcome, long step)
+        {
+            var tail = recentLosses.Skip(recentLosses.Count - Math.Max(1, recentLosses.Count / 10)).ToList();
+            return new TrainResult
+            {
+                Outcome = outcome, RunDirectory = run.Root, Step = step, Parameters = parameters, Model = config,
+                FinalTrainLoss = tail.Count > 0 ? tail.Average() : null, FinalValLoss = lastVal,
+                TokensPerSecond = trainSeconds > 0 ? sessionTokens / trainSeconds : 0, Task = lastTask,
+                LastCheckpoint = lastCheckpoint, Elapsed = sessionTimer.Elapsed,
+            };
+        }
+
+        TrainingDivergedException Diverged(long completedStep, double value, int micro)
+        {
+            string where = micro >= 0 ? $"loss {value} at step {completedStep}" + (accum > 1 ? $" (micro-batch {micro + 1} of {accum})" : "")
+                                      : $"gradient norm {value} at step {completedStep}";
+            string keep = lastCheckpoint is null ? "no checkpoint had been written yet" : $"the last good checkpoint is {lastCheckpoint}";
+            return new TrainingDivergedException($"training diverged: {where}; stopped without updating the weights; {keep}. Try a lower learning rate (now {options.LearningRate}) or more warm-up.");
+        }
+    }
+
+    /// <summary>Deletes a previous run's files (not its generated data, which is reused).</summary>
+    private static void ClearRun(RunDirectory run)
+    {
+        foreach (var f in new[] { run.OptionsFile, run.Metrics, run.Plot, Path.Combine(run.Root, "summary.json") })
+            if (File.Exists(f)) File.Delete(f);
+        foreach (var d in new[] { run.CheckpointsDir, run.Final })
+            if (Directory.Exists(d)) Directory.Delete(d, recursive: true);
+    }
+
+    private static double ValidationLoss(LanguageModel model, TokenBatchSampler sampler, int b, int t, int maxBatches)
+    {
+        using var _ = no_grad();
+        double sum = 0;
+        int n = 0;
+        foreach (var (inputs, targets) in sampler.EvalBatches(b, t, maxBatches))
+        {
+            using var scope = NewDisposeScope();
+            var loss = LanguageModel.CrossEntropy(model.Forward(tensor(inputs, [b, t])), tensor(targets, [b, t]));
+            sum += loss.item<float>();
+            n++;
+        }
+        return sum / n;
+    }
+
+    private static double[]? Lambdas(LanguageModel model)
+    {
+        if (model.Config.Arch != Architecture.Diff) return null;
+        using var _ = no_grad();
+        return model.Layers.Select(l =>
+        {
+            using var lam = ((DifferentialAttention)l.Attention).LambdaFull();
+            return Math.Round((double)lam.item<float>(), 5);
+        }).ToArray();
+    }
+
+    private void TryPlot(RunDirectory run, ModelConfig config)
+    {
+        try
+        {
+            string label = config.Arch == Architecture.Diff ? "DIFF" : "Transformer";
+            LossPlot.Write(run.Plot, $"{label}: {Path.GetFileName(run.Root)}", [new LossPlot.Series(label, MetricsLog.Read(run.Metrics))]);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            log($"warning: could not write {run.Plot}: {e.Message}");
+        }
+    }
+
+    private static void CheckResumeCompatible(TrainOptions saved, TrainOptions given, string source)
+    {
+        var a = System.Text.Json.Nodes.JsonNode.Parse(saved.ToJson())!.AsObject();
+        var b = System.Text.Json.Nodes.JsonNode.Parse(given.ToJson())!.AsObject();
+        var diffs = new List<string>();
+        foreach (var (key, value) in a)
+        {
+            if (ResumeMutable.Contains(key) || key == "model" || key == "vocab_from_data") continue;
+            string sa = value?.ToJsonString() ?? "null", sb = b[key]?.ToJsonString() ?? "null";
+            if (sa != sb) diffs.Add($"{key} {sb} (saved: {sa})");
+        }
+        // The model must match too, except a vocabulary the saved run took from its data.
+        var ma = saved.Model;
+        var mb = given.VocabFromData ? given.Model with { VocabSize = ma.VocabSize } : given.Model;
+        if (ma != mb) diffs.Add($"model {mb.ToJson().ReplaceLineEndings(" ")} (saved: {ma.ToJson().ReplaceLineEndings(" ")})");
+        if (diffs.Count > 0)
+            throw new ArgumentException($"--resume continues the run saved in {source}, but these options differ: {string.Join("; ", diffs)}");
+    }
+}

@@ -1,0 +1,210 @@
+using DiffTransformer.Data;
+using DiffTransformer.IO;
+using DiffTransformer.Model;
+using DiffTransformer.Tests.Data;
+using DiffTransformer.Training;
+using Xunit.Abstractions;
+
+namespace DiffTransformer.Tests.Training;
+
+/// <summary>The trainer end to end on tiny models and generated text: a few steps each.</summary>
+[Collection("serial")] // the checkpoint crash hook is static
+public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
+{
+    private readonly TempDir tmp = new();
+
+    public void Dispose() => tmp.Dispose();
+
+    private static readonly ModelConfig Tiny = new() { VocabSize = 257, EmbedDim = 32, NumLayers = 2, NumHeads = 2, MaxSeqLen = 64 };
+
+    private string Dataset(string name = "data", string tokenizer = "byte")
+    {
+        var rng = new Random(7);
+        var words = new[] { "alpha", "beta", "gamma", "delta", "differential", "attention", "noise", "signal", "λ", "ünïcode" };
+        for (int d = 0; d < 40; d++)
+            tmp.WriteText($"{name}-src/doc{d}.txt", string.Join(' ', Enumerable.Range(0, 60).Select(_ => words[rng.Next(words.Length)])));
+        DatasetPreparer.Prepare(new PrepareOptions { Inputs = [tmp[$"{name}-src"]], OutputDirectory = tmp[name], Tokenizer = tokenizer, ValFraction = 0.2 });
+        return tmp[name];
+    }
+
+    private TrainOptions Options(string data, string run, long steps = 6) => new()
+    {
+        Data = data, Out = tmp[run], Model = Tiny, BatchSize = 4, SeqLen = 32, Steps = steps, LearningRate = 3e-3, WarmupSteps = 2,
+        EvalInterval = 3, EvalBatches = 2, CheckpointInterval = 2, KeepCheckpoints = 2,
+    };
+
+    private static List<double> Losses(string run) =>
+        MetricsLog.Read(Path.Combine(run, "metrics.jsonl")).Where(r => r.Kind == "train").Select(r => r.Loss!.Value).ToList();
+
+    [Fact]
+    public void TrainsWritesEverythingAndIsDeterministic()
+    {
+        string data = Dataset();
+        var r1 = new Trainer(Options(data, "a"), log.WriteLine).Run();
+        var r2 = new Trainer(Options(data, "b")).Run();
+        Assert.Equal(TrainOutcome.Completed, r1.Outcome);
+        Assert.Equal(6, r1.Step);
+        foreach (var f in new[] { "run.json", "metrics.jsonl", "loss.png", "summary.json", "final/model.safetensors", "final/config.json", "final/tokenizer.json" })
+            Assert.True(File.Exists(Path.Combine(tmp["a"], f)), $"missing {f}");
+        Assert.Equal(["step_0000004", "step_0000006"], new RunDirectory(tmp["a"]).Checkpoints().Select(Path.GetFileName));
+        var l1 = Losses(tmp["a"]);
+        Assert.Equal(6, l1.Count);
+        Assert.Equal(l1, Losses(tmp["b"]));                                  // same seed → same run
+        Assert.True(l1[^1] < l1[0], $"loss did not fall: {string.Join(", ", l1)}");
+        var evals = MetricsLog.Read(Path.Combine(tmp["a"], "metrics.jsonl")).Where(r => r.Kind == "eval").ToList();
+        Assert.Equal([3L, 6L], evals.Select(e => e.Step));
+        Assert.All(evals, e => Assert.NotNull(e.ValLoss));
+        Assert.Equal(2, evals[0].Lambda!.Length);                           // λ of each DIFF layer is logged
+        Assert.Equal("byte", ModelStore.LoadTokenizerName(tmp["a/final"]));
+        log.WriteLine($"losses {string.Join(", ", l1.Select(x => x.ToString("F4")))}");
+    }
+
+    [Fact]
+    public void AccumulatingMicroBatchesEqualsOneBigBatch()
+    {
+        string data = Dataset();
+        new Trainer(Options(data, "big") with { BatchSize = 4, Steps = 3 }).Run();
+        new Trainer(Options(data, "acc") with { BatchSize = 2, TokensPerStep = 4 * 32, Steps = 3 }).Run();
+        var big = Losses(tmp["big"]);
+        var acc = Losses(tmp["acc"]);
+        log.WriteLine($"one batch of 4: {string.Join(", ", big)}\n2 × 2 rows:     {string.Join(", ", acc)}");
+        for (int i = 0; i < big.Count; i++) Assert.Equal(big[i], acc[i], 4);
+        using var a = ModelStore.Load(tmp["big/final"]);
+        using var b = ModelStore.Load(tmp["acc/final"]);
+        foreach (var ((name, pa), (_, pb)) in a.named_parameters().Zip(b.named_parameters()))
+            TensorAssert.Close(log, name, pb, pa, rtol: 1e-4, atol: 1e-5);
+    }
+
+    [Fact]
+    public void ResumeEqualsUninterrupted()
+    {
+        string data = Dataset();
+        new Trainer(Options(data, "whole")).Run();
+        using (var cts = new CancellationTokenSource())
+        {
+            var stopAt3 = new Progress3(cts);
+            var r = new Trainer(Options(data, "parts"), progress: stopAt3).Run(cts.Token);
+            Assert.Equal(TrainOutcome.Interrupted, r.Outcome);
+            Assert.Equal(3, r.Step);
+        }
+        Assert.Equal(3, Losses(tmp["parts"]).Count);
+        var resumed = new Trainer(Trainer.LoadRunOptions(tmp["parts"]) with { Out = tmp["parts"] }, log.WriteLine) { Resume = true }.Run();
+        Assert.Equal(TrainOutcome.Completed, resumed.Outcome);
+        var whole = Losses(tmp["whole"]);
+        var parts = Losses(tmp["parts"]);
+        log.WriteLine($"uninterrupted: {string.Join(", ", whole)}\nresumed:       {string.Join(", ", parts)}");
+        Assert.Equal(whole.Count, parts.Count);
+        for (int i = 0; i < whole.Count; i++) Assert.Equal(whole[i], parts[i], 5);
+    }
+
+    /// <summary>Requests cancellation once step 3 is done (reported synchronously).</summary>
+    private sealed class Progress3(CancellationTokenSource cts) : IProgress<TrainProgress>
+    {
+        public void Report(TrainProgress p)
+        {
+            if (p.Step == 3) cts.Cancel();
+        }
+    }
+
+    [Fact]
+    public void ACrashWhileCheckpointingLeavesThePreviousOneUsable()
+    {
+        string data = Dataset();
+        Checkpoint.AfterFileWritten = f =>
+        {
+            if (f == Checkpoint.OptimizerFile && Directory.Exists(Path.Combine(tmp["crash"], "checkpoints", "step_0000002")))
+                throw new IOException("simulated crash while writing checkpoint 4");
+        };
+        try
+        {
+            Assert.Throws<IOException>(() => new Trainer(Options(data, "crash")).Run());
+        }
+        finally
+        {
+            Checkpoint.AfterFileWritten = null;
+        }
+        var run = new RunDirectory(tmp["crash"]);
+        Assert.Equal("step_0000002", Path.GetFileName(run.Latest()));
+        Assert.Single(Directory.GetDirectories(run.CheckpointsDir, ".incomplete-*"));  // the torn write, never under a real name
+        var r = new Trainer(Trainer.LoadRunOptions(run.Root) with { Out = run.Root }) { Resume = true }.Run();
+        Assert.Equal(6, r.Step);
+        Assert.Empty(Directory.GetDirectories(run.CheckpointsDir, ".incomplete-*"));
+    }
+
+    [Fact]
+    public void NaNLossStopsNamingTheStepAndKeepsTheLastCheckpoint()
+    {
+        string data = Dataset();
+        var trainer = new Trainer(Options(data, "nan")) { LossOverride = (step, loss) => step == 5 ? double.NaN : loss };
+        var e = Assert.Throws<TrainingDivergedException>(() => trainer.Run());
+        log.WriteLine(e.Message);
+        Assert.Contains("loss NaN at step 5", e.Message);
+        Assert.Contains("step_0000004", e.Message);
+        var run = new RunDirectory(tmp["nan"]);
+        Assert.Equal("step_0000004", Path.GetFileName(run.Latest()));
+        using var m = ModelStore.Load(run.Latest()!);                       // intact and loadable
+        Assert.False(Directory.Exists(run.Final));
+    }
+
+    [Fact]
+    public void BadInputsFailClearlyAndTouchNothing()
+    {
+        string data = Dataset();
+        // missing dataset: no run directory is created
+        var e1 = Assert.ThrowsAny<IOException>(() => new Trainer(Options(tmp["nope"], "r1")).Run());
+        Assert.Contains(tmp["nope"], e1.Message);
+        Assert.False(Directory.Exists(tmp["r1"]));
+
+        // a model whose vocabulary cannot hold the data's tokens (explicit vocab_size)
+        var small = Options(data, "r2") with { Model = Tiny with { VocabSize = 100 }, VocabFromData = false };
+        var e2 = Assert.Throws<ConfigException>(() => new Trainer(small).Run());
+        Assert.Contains("'byte' has 257 tokens but the model's vocab_size is 100", e2.Message);
+        Assert.False(Directory.Exists(tmp["r2"]));
+
+        // empty train split
+        string empty = tmp["empty"];
+        Directory.CreateDirectory(empty);
+        tmp.WriteText("empty-src/a.txt", "x");
+        DatasetPreparer.Prepare(new PrepareOptions { Inputs = [tmp["empty-src"]], OutputDirectory = tmp["empty/d"], ValFraction = 0 });
+        var e3 = Assert.Throws<InvalidDataException>(() => new Trainer(Options(tmp["empty/d"], "r3")).Run());
+        Assert.Contains("fewer than seq_len + 1 = 33", e3.Message);
+        Assert.False(Directory.Exists(tmp["r3"]));
+
+        // corrupt shard
+        string corrupt = Dataset("corrupt");
+        var shard = Directory.GetFiles(corrupt, "train_*.bin").First();
+        var bytes = File.ReadAllBytes(shard);
+        bytes[0] ^= 0xFF;
+        File.WriteAllBytes(shard, bytes);
+        var e4 = Assert.Throws<InvalidDataException>(() => new Trainer(Options(corrupt, "r4")).Run());
+        Assert.Contains(shard, e4.Message);
+        Assert.False(Directory.Exists(tmp["r4"]));
+
+        // an existing run is not overwritten without --force
+        new Trainer(Options(data, "r5") with { Steps = 2 }).Run();
+        var before = File.ReadAllText(Path.Combine(tmp["r5"], "metrics.jsonl"));
+        Assert.Throws<IOException>(() => new Trainer(Options(data, "r5") with { Steps = 2 }).Run());
+        Assert.Equal(before, File.ReadAllText(Path.Combine(tmp["r5"], "metrics.jsonl")));
+    }
+
+    [Fact]
+    public void ResumingOnDataOfAnotherTokenizerIsRefused()
+    {
+        string data = Dataset();
+        string gpt2 = Dataset("gpt2data", "gpt2");
+        using (var cts = new CancellationTokenSource())
+            new Trainer(Options(data, "tok"), progress: new Progress3(cts)).Run(cts.Token);
+        var before = Directory.GetFiles(tmp["tok"], "*", SearchOption.AllDirectories).Order().ToList();
+        var opts = Trainer.LoadRunOptions(tmp["tok"]) with { Out = tmp["tok"], Data = gpt2 };
+        var e = Assert.Throws<InvalidDataException>(() => new Trainer(opts) { Resume = true }.Run());
+        log.WriteLine(e.Message);
+        Assert.Contains("trained with tokenizer 'byte' but the dataset", e.Message);
+        Assert.Contains("uses 'gpt2'", e.Message);
+        Assert.Equal(before, Directory.GetFiles(tmp["tok"], "*", SearchOption.AllDirectories).Order().ToList());
+
+        // and changing a training option on resume is refused, naming it
+        var lr = Trainer.LoadRunOptions(tmp["tok"]) with { Out = tmp["tok"], LearningRate = 1 };
+        var e2 = Assert.Throws<ArgumentException>(() => new Trainer(lr) { Resume = true }.Run());
+        Assert.Contains("learning_rate 1 (saved: 0.003)", e2.Message);
+    }
+}
