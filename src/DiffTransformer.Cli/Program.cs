@@ -11,6 +11,8 @@ public static class Program
         {
             InfoCommand.Create(),
             PrepareCommand.Create(),
+            GenerateCommand.Create(),
+            BenchCommand.Create(),
             TrainCommand.Create(),
         };
         return root.Parse(args).Invoke();

@@ -1,0 +1,371 @@
+using System.Diagnostics;
+using DiffTransformer.Data;
+using DiffTransformer.IO;
+using DiffTransformer.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffTransformer.Inference;
+
+/// <summary>Why generation ended.</summary>
+public enum FinishReason
+{
+    /// <summary>The model produced end-of-text.</summary>
+    EndOfText,
+    /// <summary>A stop string appeared in the generated text.</summary>
+    StopString,
+    /// <summary>The requested number of new tokens was reached.</summary>
+    MaxTokens,
+    /// <summary>The model's context (max_seq_len) is full.</summary>
+    ContextFull,
+}
+
+/// <summary>What to generate and when to stop.</summary>
+public sealed record GenerationOptions
+{
+    /// <summary>At most this many new tokens (≥ 1).</summary>
+    public int MaxNewTokens { get; init; } = 256;
+
+    public SamplingOptions Sampling { get; init; } = new();
+
+    /// <summary>Generation ends before the first occurrence of any of these in the generated text (which excludes it).</summary>
+    public IReadOnlyList<string> StopStrings { get; init; } = [];
+
+    /// <summary>End at the end-of-text token (it is not part of the text). When false it is decoded like any token.</summary>
+    public bool StopAtEndOfText { get; init; } = true;
+
+    /// <summary>
+    /// When the prompt and <see cref="MaxNewTokens"/> do not fit the context, drop tokens from the prompt's start
+    /// (keeping at least one) instead of refusing a prompt longer than the context.
+    /// </summary>
+    public bool TruncatePromptFromLeft { get; init; }
+
+    public GenerationOptions Validate()
+    {
+        if (MaxNewTokens < 1) throw new ArgumentException($"max new tokens must be ≥ 1, got {MaxNewTokens}");
+        Sampling.Validate();
+        foreach (var s in StopStrings)
+            if (string.IsNullOrEmpty(s)) throw new ArgumentException("stop strings must not be empty");
+        return this;
+    }
+}
+
+/// <summary>The outcome of one generation.</summary>
+public sealed record GenerationResult
+{
+    /// <summary>The generated text (without the prompt, the end-of-text token or the stop string).</summary>
+    public required string Text { get; init; }
+
+    /// <summary>Every sampled token id, including those of a matched stop string and excluding end-of-text.</summary>
+    public required IReadOnlyList<int> Tokens { get; init; }
+
+    public required FinishReason FinishReason { get; init; }
+
+    /// <summary>The stop string that ended generation, if one did.</summary>
+    public string? StopString { get; init; }
+
+    /// <summary>Prompt tokens fed to the model (after any truncation; an empty prompt is fed as end-of-text alone).</summary>
+    public required int PromptTokens { get; init; }
+
+    /// <summary>Prompt tokens dropped from the left (<see cref="GenerationOptions.TruncatePromptFromLeft"/>).</summary>
+    public int TruncatedTokens { get; init; }
+
+    /// <summary>Forward pass over the prompt and the first draw.</summary>
+    public required TimeSpan PrefillTime { get; init; }
+
+    /// <summary>All later steps: one-token forward passes and draws (text handling and the caller's time excluded).</summary>
+    public required TimeSpan DecodeTime { get; init; }
+
+    /// <summary>Tokens produced by decode steps (all but the first, which comes from the prefill).</summary>
+    public required int DecodeSteps { get; init; }
+
+    /// <summary>The sampling seed used (the given one or the one drawn).</summary>
+    public required long Seed { get; init; }
+
+    public double PrefillTokensPerSecond => PromptTokens / Math.Max(PrefillTime.TotalSeconds, 1e-9);
+    public double DecodeTokensPerSecond => DecodeSteps / Math.Max(DecodeTime.TotalSeconds, 1e-9);
+}
+
+/// <summary>A piece of streamed text; the last chunk of a generation carries its <see cref="Result"/>.</summary>
+public sealed record GenerationChunk(string Text, GenerationResult? Result = null);
+
+/// <summary>A prompt that does not fit the model's context; both lengths are in the message.</summary>
+public sealed class PromptTooLongException(int promptTokens, int contextLength)
+    : ArgumentException($"the prompt is {promptTokens} tokens but the model's context (max_seq_len) is {contextLength} tokens; shorten it or ask for truncation from the left")
+{
+    public int PromptTokens { get; } = promptTokens;
+    public int ContextLength { get; } = contextLength;
+}
+
+/// <summary>
+/// Text generation with a KV cache: the prompt is run once (prefill), then each new token is one single-token
+/// forward over the cached keys and values (O(context) per token), under <c>no_grad</c>.
+/// An empty prompt starts a new document: the model is fed end-of-text alone, which is what precedes every
+/// document in training data. Prompts are plain text (special-token strings are spelled out, never special ids).
+/// </summary>
+public sealed class TextGenerator : IDisposable
+{
+    /// <summary>A model may pad its vocabulary past the tokenizer's (the paper pads cl100k's 100,277 ids to 100,288 rows), by fewer than this many rows.</summary>
+    public const int MaxVocabPadding = 128;
+
+    private readonly bool ownsModel;
+
+    /// <param name="ownsModel">dispose the model with the generator.</param>
+    public TextGenerator(LanguageModel model, ITokenizer tokenizer, bool ownsModel = false)
+    {
+        CheckVocabulary(model.Config, tokenizer);
+        Model = model;
+        Tokenizer = tokenizer;
+        this.ownsModel = ownsModel;
+    }
+
+    public LanguageModel Model { get; }
+    public ITokenizer Tokenizer { get; }
+
+    /// <summary>The model's context: prompt plus generated tokens fed to it never exceed this.</summary>
+    public int ContextLength => Model.Config.MaxSeqLen;
+
+    /// <summary>
+    /// Loads a saved model (directory or weights file) with its tokenizer: the one named in its tokenizer.json, or
+    /// <paramref name="tokenizer"/> for a model saved without one. Refuses a tokenizer that contradicts the recorded
+    /// one, a vocabulary that does not fit the model's, and (via the strict loader) weights of another architecture.
+    /// </summary>
+    public static TextGenerator Load(string modelPath, string? tokenizer = null, AttentionKernel kernel = AttentionKernel.Fused)
+    {
+        string? recorded = ModelStore.LoadTokenizerName(modelPath);
+        if (recorded is not null && tokenizer is not null && recorded != tokenizer)
+            throw new ArgumentException($"the model at {modelPath} was trained with the tokenizer '{recorded}' (its {ModelStore.TokenizerFile}); '{tokenizer}' was asked for");
+        string name = recorded ?? tokenizer
+            ?? throw new ArgumentException($"the model at {modelPath} has no {ModelStore.TokenizerFile} naming its tokenizer; give one ({string.Join(", ", Tokenizers.Names)})");
+        var tok = Tokenizers.Create(name);
+        CheckVocabulary(ModelStore.LoadConfig(modelPath), tok, modelPath);
+        var model = ModelStore.Load(modelPath);
+        model.Kernel = kernel;
+        return new TextGenerator(model, tok, ownsModel: true);
+    }
+
+    /// <summary>The tokenizer's ids must index the model's embedding, which may pad a little past them.</summary>
+    public static void CheckVocabulary(ModelConfig config, ITokenizer tokenizer, string? source = null)
+    {
+        string where = source is null ? "the model" : $"the model at {source}";
+        if (tokenizer.VocabSize > config.VocabSize)
+            throw new ArgumentException($"the tokenizer '{tokenizer.Name}' has {tokenizer.VocabSize:N0} ids but {where} has a vocabulary of {config.VocabSize:N0}: wrong tokenizer for this model");
+        if (config.VocabSize - tokenizer.VocabSize >= MaxVocabPadding)
+            throw new ArgumentException($"the tokenizer '{tokenizer.Name}' has {tokenizer.VocabSize:N0} ids but {where} has a vocabulary of {config.VocabSize:N0} (more than {MaxVocabPadding} rows of padding): wrong tokenizer for this model");
+    }
+
+    /// <summary>
+    /// The prompt's token ids as they will be fed: an empty prompt becomes end-of-text alone; a prompt longer than the
+    /// context is refused (<see cref="PromptTooLongException"/>) unless truncation was asked for.
+    /// </summary>
+    public int[] PreparePrompt(string prompt, GenerationOptions options, out int truncated)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        var ids = Tokenizer.Encode(prompt);
+        if (ids.Length == 0) ids = [Tokenizer.EndOfText];
+        truncated = 0;
+        int ctx = ContextLength;
+        if (options.TruncatePromptFromLeft)
+        {
+            // Leave room for the requested tokens: the n-th new token needs P + n − 1 ≤ ctx positions.
+            int keep = Math.Max(1, Math.Min(ids.Length, ctx + 1 - options.MaxNewTokens));
+            keep = Math.Min(keep, ctx);
+            truncated = ids.Length - keep;
+            if (truncated > 0) ids = ids[^keep..];
+        }
+        else if (ids.Length > ctx)
+        {
+            throw new PromptTooLongException(ids.Length, ctx);
+        }
+        return ids;
+    }
+
+    /// <summary>Generates a continuation of <paramref name="prompt"/>; <paramref name="onText"/> receives the text as it is produced.</summary>
+    public GenerationResult Generate(string prompt, GenerationOptions? options = null, Action<string>? onText = null, CancellationToken cancellationToken = default)
+    {
+        foreach (var chunk in Stream(prompt, options, cancellationToken))
+        {
+            if (chunk.Text.Length > 0) onText?.Invoke(chunk.Text);
+            if (chunk.Result is not null) return chunk.Result;
+        }
+        throw new InvalidOperationException("generation ended without a result");
+    }
+
+    /// <summary>
+    /// Generates lazily: each chunk is the text that became final with one token (possibly empty); the last chunk
+    /// carries the <see cref="GenerationResult"/>. No dispose scope or grad mode spans a yield, so the consumer
+    /// may resume the enumeration on another thread.
+    /// </summary>
+    public IEnumerable<GenerationChunk> Stream(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options = (options ?? new GenerationOptions()).Validate();
+        var ids = PreparePrompt(prompt, options, out int truncated);   // here, not in the iterator: a bad prompt fails at the call
+        return StreamPrepared(ids, truncated, options, cancellationToken);
+    }
+
+    private IEnumerable<GenerationChunk> StreamPrepared(int[] promptIds, int truncated, GenerationOptions options, CancellationToken ct)
+    {
+        var sampler = new Sampler(options.Sampling);
+        var text = new TextAssembler(Tokenizer, options.StopStrings);
+        var generated = new List<int>();
+        int p = promptIds.Length, ctx = ContextLength;
+        int budget = Math.Min(options.MaxNewTokens, ctx - p + 1);     // the n-th new token needs P + n − 1 ≤ ctx fed positions
+        var prefillTime = TimeSpan.Zero;
+        var decodeTime = TimeSpan.Zero;
+        FinishReason? finish = null;
+        using var cache = Model.CreateCache(capacity: Math.Min(ctx, p + budget));
+        var watch = new Stopwatch();
+
+        int next;
+        watch.Restart();
+        using (no_grad())
+        using (NewDisposeScope())
+        {
+            var tokens = tensor(Array.ConvertAll(promptIds, x => (long)x), dtype: ScalarType.Int64).view(1, p); // (1, P)
+            var last = Model.Hidden(tokens, 0, null, cache).select(1, p - 1);                                    // (1, E)
+            next = sampler.NextOne(Model.Head(last), Tokenizer.VocabSize);
+        }
+        prefillTime = watch.Elapsed;
+
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            string piece = "";
+            if (next == Tokenizer.EndOfText && options.StopAtEndOfText)
+            {
+                finish = FinishReason.EndOfText;
+            }
+            else
+            {
+                generated.Add(next);
+                piece = text.Push(next);
+                if (text.MatchedStop is not null) finish = FinishReason.StopString;
+                else if (generated.Count >= options.MaxNewTokens) finish = FinishReason.MaxTokens;
+                else if (generated.Count >= budget) finish = FinishReason.ContextFull;
+            }
+            if (finish is not null)
+            {
+                piece += text.Flush();
+                var result = new GenerationResult
+                {
+                    Text = text.Text,
+                    Tokens = generated,
+                    FinishReason = finish.Value,
+                    StopString = text.MatchedStop,
+                    PromptTokens = p,
+                    TruncatedTokens = truncated,
+                    PrefillTime = prefillTime,
+                    DecodeTime = decodeTime,
+                    DecodeSteps = generated.Count + (finish == FinishReason.EndOfText ? 1 : 0) - 1,
+                    Seed = sampler.Seed,
+                };
+                yield return new GenerationChunk(piece, result);
+                yield break;
+            }
+            yield return new GenerationChunk(piece);
+
+            watch.Restart();
+            using (no_grad())
+            using (NewDisposeScope())
+            {
+                var token = tensor(new long[] { next }, dtype: ScalarType.Int64).view(1, 1);   // (1, 1)
+                var logits = Model.Forward(token, cache.Length, null, cache);                  // (1, 1, V)
+                next = sampler.NextOne(logits.view(-1), Tokenizer.VocabSize);
+            }
+            decodeTime += watch.Elapsed;
+        }
+    }
+
+    /// <summary>
+    /// Several prompts at once, left-padded to the longest (the cache masks the padding): every row gives the same
+    /// tokens as <see cref="Generate"/> on its own prompt with the same options (each row has its own sampler seeded
+    /// alike), up to float rounding. Rows that finish early ride along until all are done. The context check uses the
+    /// padded length.
+    /// </summary>
+    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<string> prompts, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options = (options ?? new GenerationOptions()).Validate();
+        if (prompts.Count == 0) return [];
+        int b = prompts.Count, ctx = ContextLength;
+        var ids = new int[b][];
+        var truncated = new int[b];
+        for (int i = 0; i < b; i++) ids[i] = PreparePrompt(prompts[i], options, out truncated[i]);
+        int p = ids.Max(x => x.Length);
+        if (p > ctx) throw new PromptTooLongException(p, ctx);
+        int budget = Math.Min(options.MaxNewTokens, ctx - p + 1);
+        var pads = ids.Select(x => (long)(p - x.Length)).ToArray();
+        long seed = options.Sampling.Seed ?? Random.Shared.NextInt64();
+        var samplers = Enumerable.Range(0, b).Select(_ => new Sampler(options.Sampling with { Seed = seed })).ToArray();
+        var texts = Enumerable.Range(0, b).Select(_ => new TextAssembler(Tokenizer, options.StopStrings)).ToArray();
+        var generated = Enumerable.Range(0, b).Select(_ => new List<int>()).ToArray();
+        var finish = new FinishReason?[b];
+        var watch = Stopwatch.StartNew();
+        var prefillTime = TimeSpan.Zero;
+
+        using var cache = Model.CreateCache(capacity: p + budget, leftPadding: pads);
+        var next = new int[b];
+        using (no_grad())
+        using (NewDisposeScope())
+        {
+            var flat = new long[b * p];
+            for (int i = 0; i < b; i++)
+                for (int j = 0; j < p; j++)
+                    flat[i * p + j] = j < pads[i] ? Tokenizer.EndOfText : ids[i][j - pads[i]];
+            var tokens = tensor(flat, dtype: ScalarType.Int64).view(b, p);                        // (B, P)
+            var logits = Model.Head(Model.Hidden(tokens, 0, null, cache).select(1, p - 1));        // (B, V)
+            for (int i = 0; i < b; i++) next[i] = samplers[i].NextOne(logits[i], Tokenizer.VocabSize);
+        }
+        prefillTime = watch.Elapsed;
+        watch.Restart();
+        int steps = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            for (int i = 0; i < b; i++)
+            {
+                if (finish[i] is not null) continue;
+                if (next[i] == Tokenizer.EndOfText && options.StopAtEndOfText) { finish[i] = FinishReason.EndOfText; continue; }
+                generated[i].Add(next[i]);
+                texts[i].Push(next[i]);
+                if (texts[i].MatchedStop is not null) finish[i] = FinishReason.StopString;
+                else if (generated[i].Count >= options.MaxNewTokens) finish[i] = FinishReason.MaxTokens;
+                else if (generated[i].Count >= budget) finish[i] = FinishReason.ContextFull;
+            }
+            if (finish.All(f => f is not null)) break;
+            using (no_grad())
+            using (NewDisposeScope())
+            {
+                var tokens = tensor(next.Select(x => (long)x).ToArray(), dtype: ScalarType.Int64).view(b, 1); // (B, 1)
+                var logits = Model.Forward(tokens, cache.Length, null, cache).select(1, 0);                    // (B, V)
+                for (int i = 0; i < b; i++)
+                    if (finish[i] is null) next[i] = samplers[i].NextOne(logits[i], Tokenizer.VocabSize);
+            }
+            steps++;
+        }
+        var decodeTime = watch.Elapsed;
+        var results = new GenerationResult[b];
+        for (int i = 0; i < b; i++)
+        {
+            texts[i].Flush();
+            results[i] = new GenerationResult
+            {
+                Text = texts[i].Text,
+                Tokens = generated[i],
+                FinishReason = finish[i]!.Value,
+                StopString = texts[i].MatchedStop,
+                PromptTokens = ids[i].Length,
+                TruncatedTokens = truncated[i],
+                PrefillTime = prefillTime,
+                DecodeTime = decodeTime,
+                DecodeSteps = steps,
+                Seed = seed,
+            };
+        }
+        return results;
+    }
+
+    public void Dispose()
+    {
+        if (ownsModel) Model.Dispose();
+    }
+}
