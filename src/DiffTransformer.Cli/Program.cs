@@ -12,6 +12,7 @@ public static class Program
             InfoCommand.Create(),
             PrepareCommand.Create(),
             GenerateCommand.Create(),
+            ServeCommand.Create(),
             BenchCommand.Create(),
             TrainCommand.Create(),
         };
