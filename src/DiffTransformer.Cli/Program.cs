@@ -15,6 +15,7 @@ public static class Program
             ServeCommand.Create(),
             BenchCommand.Create(),
             TrainCommand.Create(),
+            CompareCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }

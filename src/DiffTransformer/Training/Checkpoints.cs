@@ -17,6 +17,7 @@ public sealed class RunDirectory(string root)
     public string LatestPointer => Path.Combine(CheckpointsDir, "latest");
     public string Final => Path.Combine(Root, "final");
     public string Data => Path.Combine(Root, "data");
+    public string Summary => Path.Combine(Root, "summary.json");
 
     public string CheckpointDir(long step) => Path.Combine(CheckpointsDir, $"step_{step:D7}");
 

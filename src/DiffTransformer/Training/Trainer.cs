@@ -92,6 +92,21 @@ public sealed class Trainer
         return TrainOptions.FromJson(File.ReadAllText(run.OptionsFile), run.OptionsFile);
     }
 
+    /// <summary>The summary of a completed run (summary.json), or null when the run has not completed.</summary>
+    public static TrainResult? LoadSummary(string runDir)
+    {
+        var run = new RunDirectory(runDir);
+        if (!File.Exists(run.Summary)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<TrainResult>(File.ReadAllText(run.Summary), TrainOptions.JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{run.Summary}: {e.Message}");
+        }
+    }
+
     public TrainResult Run(CancellationToken cancel = default)
     {
         var run = new RunDirectory(Options.Out);
@@ -126,7 +141,7 @@ public sealed class Trainer
         if (meta.VocabSize > config.VocabSize)
             throw new ConfigException($"the dataset's tokenizer '{meta.Tokenizer}' has {meta.VocabSize} tokens but the model's vocab_size is {config.VocabSize}; set vocab_size to at least {meta.VocabSize}");
         options = options with { Model = config };
-        var task = TaskEvaluator ?? (options.Data is null ? BuiltinTask.Evaluator(dataDir) : null);
+        var task = TaskEvaluator ?? BuiltinTask.Evaluator(dataDir, config.MaxSeqLen);
 
         if (dataset.Train.Length < options.SeqLen + 1)
             throw new InvalidDataException($"the train split of {dataDir} has {dataset.Train.Length} tokens, fewer than seq_len + 1 = {options.SeqLen + 1}");
@@ -264,7 +279,7 @@ public sealed class Trainer
         ModelStore.Save(model, run.Final, meta.Tokenizer);
         TryPlot(run, model.Config);
         var result = Result(TrainOutcome.Completed, state.Step) with { FinalModel = run.Final };
-        AtomicFile.WriteAllText(Path.Combine(run.Root, "summary.json"), JsonSerializer.Serialize(result, TrainOptions.JsonOptions) + "\n");
+        AtomicFile.WriteAllText(run.Summary, JsonSerializer.Serialize(result, TrainOptions.JsonOptions) + "\n");
         return result;
 
         TrainResult Result(TrainOutcome outcome, long step)
@@ -291,7 +306,7 @@ public sealed class Trainer
     /// <summary>Deletes a previous run's files (not its generated data, which is reused).</summary>
     private static void ClearRun(RunDirectory run)
     {
-        foreach (var f in new[] { run.OptionsFile, run.Metrics, run.Plot, Path.Combine(run.Root, "summary.json") })
+        foreach (var f in new[] { run.OptionsFile, run.Metrics, run.Plot, run.Summary })
             if (File.Exists(f)) File.Delete(f);
         foreach (var d in new[] { run.CheckpointsDir, run.Final })
             if (Directory.Exists(d)) Directory.Delete(d, recursive: true);

@@ -60,6 +60,21 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void WithoutDataItTrainsOnTheBuiltinTaskAndReportsRecall()
+    {
+        var options = new TrainOptions
+        {
+            Out = tmp["builtin"], Model = Tiny with { MaxSeqLen = 160 }, BatchSize = 2, SeqLen = 64, Steps = 2, WarmupSteps = 1, EvalInterval = 2, EvalBatches = 1,
+        };
+        var r = new Trainer(options, log.WriteLine).Run();
+        Assert.True(File.Exists(Path.Combine(tmp["builtin"], "data", "recall_task.json")));
+        Assert.InRange(r.Task["recall_acc"], 0, 1);
+        Assert.InRange(r.Task["recall_char_acc"], 0, 1);
+        var eval = MetricsLog.Read(Path.Combine(tmp["builtin"], "metrics.jsonl")).Single(m => m.Kind == "eval");
+        Assert.True(eval.Task!.ContainsKey("recall_acc"));
+    }
+
+    [Fact]
     public void AccumulatingMicroBatchesEqualsOneBigBatch()
     {
         string data = Dataset();

@@ -1,0 +1,86 @@
+using System.Globalization;
+using System.Text;
+using DiffTransformer.Model;
+
+namespace DiffTransformer.Training;
+
+/// <summary>Both runs of a head-to-head and the table that compares them.</summary>
+public sealed record ComparisonResult(TrainResult Diff, TrainResult Transformer, string Table, string Plot);
+
+/// <summary>
+/// The paper's first experiment at our scale: a DIFF Transformer and the parameter-matched Transformer trained on
+/// the same data, in the same order, from the same seed, for the same number of steps and tokens. Each sub-run is a
+/// normal run directory (out/diff, out/transformer), so an interrupted comparison resumes where it stopped and a
+/// completed sub-run is not trained again.
+/// </summary>
+public static class Comparison
+{
+    public static ComparisonResult Run(TrainOptions options, bool force, Action<string> log,
+        Func<Architecture, IProgress<TrainProgress>?>? progressFor = null, CancellationToken cancel = default)
+    {
+        options = options.Validate();
+        string root = Path.GetFullPath(options.Out);
+        string data = options.Data ?? BuiltinTask.EnsureDataset(Path.Combine(root, "data"), log);
+        var results = new Dictionary<Architecture, TrainResult>();
+        foreach (var arch in new[] { Architecture.Diff, Architecture.Transformer })
+        {
+            var sub = options with { Model = options.Model with { Arch = arch }, Out = Path.Combine(root, ArchName(arch)), Data = data };
+            var run = new RunDirectory(sub.Out);
+            string label = arch == Architecture.Diff ? "DIFF Transformer" : "Transformer";
+            if (force && run.HasRun) Directory.Delete(run.Root, recursive: true);
+            var done = Trainer.LoadSummary(run.Root);
+            if (done is not null && done.Outcome == TrainOutcome.Completed && done.Step == sub.Steps && SameRun(run, sub))
+            {
+                log($"{label}: already trained ({run.Root}), reusing its results");
+                results[arch] = done;
+                continue;
+            }
+            bool resume = run.Latest() is not null;
+            log(resume ? $"{label}: resuming {run.Root}" : $"{label}: training into {run.Root}");
+            var trainer = new Trainer(sub, m => log($"[{ArchName(arch)}] {m}"), progressFor?.Invoke(arch)) { Resume = resume, Force = !resume };
+            var r = trainer.Run(cancel);
+            results[arch] = r;
+            if (r.Outcome == TrainOutcome.Interrupted)
+                throw new OperationCanceledException($"comparison interrupted during the {label} run at step {r.Step}; run the same command again to resume");
+        }
+        string plot = Path.Combine(root, "loss.png");
+        LossPlot.Write(plot, $"DIFF vs Transformer: {Path.GetFileName(root)}",
+        [
+            new LossPlot.Series("DIFF", MetricsLog.Read(new RunDirectory(Path.Combine(root, "diff")).Metrics)),
+            new LossPlot.Series("Transformer", MetricsLog.Read(new RunDirectory(Path.Combine(root, "transformer")).Metrics)),
+        ]);
+        string table = Table(results[Architecture.Diff], results[Architecture.Transformer], options);
+        AtomicFile.WriteAllText(Path.Combine(root, "comparison.md"), table);
+        return new ComparisonResult(results[Architecture.Diff], results[Architecture.Transformer], table, plot);
+    }
+
+    public static string ArchName(Architecture a) => a == Architecture.Diff ? "diff" : "transformer";
+
+    private static bool SameRun(RunDirectory run, TrainOptions wanted)
+    {
+        var saved = Trainer.LoadRunOptions(run.Root);
+        // the saved run took its vocabulary from the data when allowed to
+        var w = wanted.VocabFromData ? wanted with { Model = wanted.Model with { VocabSize = saved.Model.VocabSize } } : wanted;
+        return saved == w;
+    }
+
+    /// <summary>A markdown table of the two runs.</summary>
+    public static string Table(TrainResult diff, TrainResult baseline, TrainOptions options)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string F(double? v, string fmt = "F4") => v is double x ? x.ToString(fmt, inv) : "–";
+        var sb = new StringBuilder();
+        sb.AppendLine("| | DIFF Transformer | Transformer |");
+        sb.AppendLine("|---|---|---|");
+        sb.AppendLine($"| parameters | {diff.Parameters.ToString("N0", inv)} | {baseline.Parameters.ToString("N0", inv)} |");
+        sb.AppendLine($"| heads × width | {diff.Model.NumHeads} × 2·{diff.Model.HeadDim} | {2 * baseline.Model.NumHeads} × {baseline.Model.HeadDim} |");
+        sb.AppendLine($"| steps × tokens/step | {diff.Step} × {options.EffectiveTokensPerStep.ToString("N0", inv)} | {baseline.Step} × {options.EffectiveTokensPerStep.ToString("N0", inv)} |");
+        sb.AppendLine($"| final train loss (last 10% of steps) | {F(diff.FinalTrainLoss)} | {F(baseline.FinalTrainLoss)} |");
+        sb.AppendLine($"| final validation loss | {F(diff.FinalValLoss)} | {F(baseline.FinalValLoss)} |");
+        foreach (var key in diff.Task.Keys.Union(baseline.Task.Keys))
+            sb.AppendLine($"| {key} | {F(diff.Task.GetValueOrDefault(key, double.NaN), "F3")} | {F(baseline.Task.GetValueOrDefault(key, double.NaN), "F3")} |");
+        sb.AppendLine($"| training tokens/s | {diff.TokensPerSecond.ToString("N0", inv)} | {baseline.TokensPerSecond.ToString("N0", inv)} |");
+        sb.AppendLine($"| wall time | {diff.Elapsed.TotalMinutes.ToString("F1", inv)} min | {baseline.Elapsed.TotalMinutes.ToString("F1", inv)} min |");
+        return sb.ToString();
+    }
+}
