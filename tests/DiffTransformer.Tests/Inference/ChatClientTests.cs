@@ -81,4 +81,23 @@ public sealed class ChatClientTests(TinyCheckpoints checkpoints) : IClassFixture
         Assert.Equal("diff", meta.DefaultModelId);
         Assert.Same(client, client.GetService(typeof(IChatClient)));
     }
+
+    [Fact]
+    public async Task TheReadmeExampleRuns()
+    {
+        // README.md, "A chat client for .NET applications", against a tiny checkpoint (context 256)
+        using IChatClient client = DiffTransformerChatClient.Load(checkpoints.Save("diff-256", TinyCheckpoints.Config() with { MaxSeqLen = 256 }));
+        var options = new ChatOptions { Temperature = 0.8f, TopP = 0.95f, MaxOutputTokens = 20, Seed = 1 };
+        var streamed = new System.Text.StringBuilder();
+        await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync("Tell me about the sea.", options))
+            streamed.Append(update.Text);
+        ChatResponse response = await client.GetResponseAsync(
+            [new ChatMessage(ChatRole.System, "Answer briefly."), new ChatMessage(ChatRole.User, "What is a differential transformer?")],
+            options);
+        Assert.NotNull(response.Usage?.OutputTokenCount);
+        Assert.InRange(response.Usage!.OutputTokenCount!.Value, 0, 20);
+        Assert.NotNull(response.FinishReason);
+        var again = await client.GetResponseAsync("Tell me about the sea.", options);
+        Assert.Equal(streamed.ToString(), again.Text);
+    }
 }

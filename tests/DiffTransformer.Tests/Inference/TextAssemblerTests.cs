@@ -71,4 +71,18 @@ public sealed class TextAssemblerTests
     [Fact]
     public void EmptyStopStringsAreRefused() =>
         Assert.Contains("empty", Assert.Throws<ArgumentException>(() => new TextAssembler(Bytes, [""])).Message);
+
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("cl100k_base")]
+    public void BpeTokensThatSplitACharacterAreHeldToo(string name)
+    {
+        var tok = Tokenizers.Create(name);
+        const string text = "naïve café → 😀🎉 日本語 done";
+        var ids = tok.Encode(text);
+        var a = new TextAssembler(tok);
+        var chunks = ids.Select(a.Push).Append(a.Flush()).ToList();
+        Assert.Equal(text, string.Concat(chunks));
+        Assert.DoesNotContain(chunks, c => c.Contains('\uFFFD'));
+    }
 }
