@@ -109,7 +109,7 @@ public static class GenerateCommand
                 }, cancel.Token);
                 stdout.WriteLine();
                 stdout.Flush();
-                Console.Error.WriteLine(Summary(result));
+                Console.Error.WriteLine(Summary(result, options.Sampling.IsGreedy));
             }
             catch (PromptTooLongException e)
             {
@@ -137,7 +137,7 @@ public static class GenerateCommand
         return reader.ReadToEnd();
     }
 
-    internal static string Summary(GenerationResult r)
+    internal static string Summary(GenerationResult r, bool greedy)
     {
         var inv = CultureInfo.InvariantCulture;
         string finish = r.FinishReason switch
@@ -149,9 +149,9 @@ public static class GenerateCommand
         };
         string truncated = r.TruncatedTokens > 0 ? string.Create(inv, $" ({r.TruncatedTokens} dropped from the left)") : "";
         return string.Create(inv,
-            $"prefill: {r.PromptTokens} tokens{truncated} in {r.PrefillTime.TotalSeconds:F3} s ({r.PrefillTokensPerSecond:F1} tokens/s); " +
-            $"decode: {r.DecodeSteps} tokens in {r.DecodeTime.TotalSeconds:F3} s ({r.DecodeTokensPerSecond:F1} tokens/s); " +
-            $"{r.Tokens.Count} tokens generated, stopped at {finish}; seed {r.Seed}");
+            $"prefill: {r.PromptTokens} token{(r.PromptTokens == 1 ? "" : "s")}{truncated} in {r.PrefillTime.TotalSeconds:F3} s ({r.PrefillTokensPerSecond:F1} tokens/s); " +
+            $"decode: {r.DecodeSteps} token{(r.DecodeSteps == 1 ? "" : "s")} in {r.DecodeTime.TotalSeconds:F3} s ({r.DecodeTokensPerSecond:F1} tokens/s); " +
+            $"{r.Tokens.Count} tokens generated, stopped at {finish}; {(greedy ? "greedy" : $"seed {r.Seed}")}");
     }
 
     private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\n", "\\n").Replace("\t", "\\t") + "\"";
