@@ -224,5 +224,18 @@ public sealed class GeneratorTests(TinyCheckpoints checkpoints, ITestOutputHelpe
         Assert.Contains("'gpt2'", contradicts.Message);
     }
 
+    [Fact]
+    public void GeneratingLeavesNoTensorsBehind()
+    {
+        using var gen = TextGenerator.Load(checkpoints.Diff);
+        var o = new GenerationOptions { MaxNewTokens = 20, StopAtEndOfText = false, Sampling = new() { Seed = 1, TopP = 0.9 } };
+        gen.Generate("warm", o);
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 3; i++) gen.Generate("again", o);
+        gen.GenerateBatch(["a", "bc"], o);
+        foreach (var _ in gen.Stream("stopped early", o).Take(3)) { }          // an abandoned stream disposes its cache
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
     private static string Escape(string s) => s.Replace("\n", "\\n");
 }
