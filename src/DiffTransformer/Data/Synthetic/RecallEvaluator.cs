@@ -6,11 +6,12 @@ namespace DiffTransformer.Data.Synthetic;
 
 /// <summary>
 /// Recall accuracy over a set of documents: a query counts as correct when every character of its answer is the
-/// greedy (argmax) prediction under teacher forcing; characters are also counted one by one.
+/// greedy (argmax) prediction under teacher forcing; characters are also counted one by one, and their cross-entropy
+/// summed, which moves smoothly long before the accuracy does.
 /// </summary>
-public sealed record RecallScore(int Documents, int Queries, int CorrectQueries, int Characters, int CorrectCharacters)
+public sealed record RecallScore(int Documents, int Queries, int CorrectQueries, int Characters, int CorrectCharacters, double AnswerLossSum)
 {
-    public static RecallScore Empty { get; } = new(0, 0, 0, 0, 0);
+    public static RecallScore Empty { get; } = new(0, 0, 0, 0, 0, 0);
 
     /// <summary>Fraction of queries answered exactly (0 when there are none).</summary>
     public double Accuracy => Queries == 0 ? 0 : (double)CorrectQueries / Queries;
@@ -18,11 +19,15 @@ public sealed record RecallScore(int Documents, int Queries, int CorrectQueries,
     /// <summary>Fraction of answer characters predicted correctly (0 when there are none).</summary>
     public double CharacterAccuracy => Characters == 0 ? 0 : (double)CorrectCharacters / Characters;
 
+    /// <summary>Mean cross-entropy (nats) of the answer characters; ln |value alphabet| is chance, 0 perfect recall.</summary>
+    public double AnswerLoss => Characters == 0 ? 0 : AnswerLossSum / Characters;
+
     public static RecallScore operator +(RecallScore a, RecallScore b) =>
-        new(a.Documents + b.Documents, a.Queries + b.Queries, a.CorrectQueries + b.CorrectQueries, a.Characters + b.Characters, a.CorrectCharacters + b.CorrectCharacters);
+        new(a.Documents + b.Documents, a.Queries + b.Queries, a.CorrectQueries + b.CorrectQueries, a.Characters + b.Characters,
+            a.CorrectCharacters + b.CorrectCharacters, a.AnswerLossSum + b.AnswerLossSum);
 
     public override string ToString() =>
-        $"recall {Accuracy:F3} ({CorrectQueries}/{Queries} queries), per character {CharacterAccuracy:F3} ({CorrectCharacters}/{Characters}), {Documents} documents";
+        $"recall {Accuracy:F3} ({CorrectQueries}/{Queries} queries), per character {CharacterAccuracy:F3} ({CorrectCharacters}/{Characters}), answer loss {AnswerLoss:F3}, {Documents} documents";
 }
 
 /// <summary>
@@ -180,14 +185,24 @@ public static class RecallEvaluator
         if (logits.dim() != 3 || logits.shape[0] != inputs.Count)
             throw new ArgumentException($"logits must be (batch = {inputs.Count}, time, vocab), got shape [{string.Join(", ", logits.shape)}]");
         long time = logits.shape[1];
+        foreach (var (input, b) in inputs.Select((x, b) => (x, b)))
+            if (input.Length > time)
+                throw new ArgumentException($"input {b} has {input.Length} tokens but the logits cover only {time} positions");
         using var scope = torch.NewDisposeScope();
-        var predicted = logits.detach().argmax(-1).to_type(ScalarType.Int64).cpu().data<long>().ToArray();   // (B·T) row-major
+        // Next-token targets (0 where there is none; those positions are never read).
+        var next = new long[inputs.Count * time];
+        for (int b = 0; b < inputs.Count; b++)
+            for (int t = 0; t + 1 < inputs[b].Length; t++) next[b * time + t] = inputs[b][t + 1];
+        var x = logits.detach().to_type(ScalarType.Float32);                                              // (B, T, V)
+        var target = torch.tensor(next, [inputs.Count, time, 1], ScalarType.Int64).to(x.device);
+        var nll = x.logsumexp(-1).sub(x.gather(-1, target).squeeze(-1));                                  // (B, T)
+        var predicted = x.argmax(-1).to_type(ScalarType.Int64).cpu().data<long>().ToArray();             // (B·T) row-major
+        var losses = nll.cpu().data<float>().ToArray();
         int queries = 0, correctQueries = 0, chars = 0, correctChars = 0;
+        double lossSum = 0;
         for (int b = 0; b < inputs.Count; b++)
         {
             var input = inputs[b];
-            if (input.Length > time)
-                throw new ArgumentException($"input {b} has {input.Length} tokens but the logits cover only {time} positions");
             foreach (var q in examples[b].Queries)
             {
                 var answer = q.AnswerSpan.Shift(PromptOffset);
@@ -199,12 +214,13 @@ public static class RecallEvaluator
                     bool ok = predicted[b * time + p - 1] == input[p];
                     all &= ok;
                     if (ok) correctChars++;
+                    lossSum += losses[b * time + p - 1];
                 }
                 chars += answer.Length;
                 queries++;
                 if (all) correctQueries++;
             }
         }
-        return new RecallScore(inputs.Count, queries, correctQueries, chars, correctChars);
+        return new RecallScore(inputs.Count, queries, correctQueries, chars, correctChars, lossSum);
     }
 }
