@@ -50,11 +50,8 @@ public sealed class OptimizerTests(ITestOutputHelper log)
     [Fact]
     public void AdamWUpdatesMatchPyTorchGivenTheSameGradients()
     {
-        using var f = Fixtures.Open("adamw_diff");
-        var cfg = ModelConfig.FromJson(f.Metadata["config"], "adamw_diff");
-        using var model = new LanguageModel(cfg);
-        Fixtures.LoadParams(model, f);
-        using var opt = new AdamW(model.named_parameters(), 0.9, 0.95, 1e-8, 0.1);
+        using var fx = new AdamWFixture();
+        var (f, model, opt) = (fx.File, fx.Model, fx.Optimizer);
         var lrs = f.Read("input.lrs").data<float>().ToArray();
         for (int i = 0; i < lrs.Length; i++)
         {
@@ -75,11 +72,8 @@ public sealed class OptimizerTests(ITestOutputHelper log)
     [Fact]
     public void TrainingStepsFollowPyTorchsTrajectory()
     {
-        using var f = Fixtures.Open("adamw_diff");
-        var cfg = ModelConfig.FromJson(f.Metadata["config"], "adamw_diff");
-        using var model = new LanguageModel(cfg);
-        Fixtures.LoadParams(model, f);
-        using var opt = new AdamW(model.named_parameters(), 0.9, 0.95, 1e-8, 0.1);
+        using var fx = new AdamWFixture();
+        var (f, model, opt) = (fx.File, fx.Model, fx.Optimizer);
         using var scope = NewDisposeScope();
         var tokens = f.Read("input.tokens");
         var targets = f.Read("input.targets");
@@ -102,6 +96,28 @@ public sealed class OptimizerTests(ITestOutputHelper log)
         TensorAssert.Close(log, "first step grad norm", tensor(norms[0]), refNorms[0], rtol: 1e-6, atol: 1e-7);
         TensorAssert.Close(log, "losses over 5 steps", tensor(losses.ToArray()), refLosses, rtol: 2e-5, atol: 0);
         TensorAssert.Close(log, "grad norms over 5 steps", tensor(norms.ToArray()), refNorms, rtol: 2e-5, atol: 0);
+    }
+
+    /// <summary>The PyTorch AdamW fixture: the model at PyTorch's initial weights and an optimizer with its settings.</summary>
+    private sealed class AdamWFixture : IDisposable
+    {
+        public IO.SafeTensorsFile File { get; } = Fixtures.Open("adamw_diff");
+        public LanguageModel Model { get; }
+        public AdamW Optimizer { get; }
+
+        public AdamWFixture()
+        {
+            Model = new LanguageModel(ModelConfig.FromJson(File.Metadata["config"], "adamw_diff"));
+            Fixtures.LoadParams(Model, File);
+            Optimizer = new AdamW(Model.named_parameters(), 0.9, 0.95, 1e-8, 0.1); // the fixture's settings
+        }
+
+        public void Dispose()
+        {
+            Optimizer.Dispose();
+            Model.Dispose();
+            File.Dispose();
+        }
     }
 
     [Fact]
