@@ -16,6 +16,8 @@ public sealed class ReferenceTests(ITestOutputHelper log)
     [InlineData("attn_mha_depth0", AttentionKernel.Fused)]
     [InlineData("attn_gqa_depth3", AttentionKernel.Explicit)]
     [InlineData("attn_gqa_depth3", AttentionKernel.Fused)]
+    [InlineData("attn_mha_depth0", AttentionKernel.Blocked)]
+    [InlineData("attn_gqa_depth3", AttentionKernel.Blocked)]
     public void DiffAttentionLayerMatchesReference(string fixture, AttentionKernel kernel)
     {
         using var f = Fixtures.Open(fixture);
@@ -54,6 +56,8 @@ public sealed class ReferenceTests(ITestOutputHelper log)
     [InlineData("model_diff", AttentionKernel.Fused)]
     [InlineData("model_transformer", AttentionKernel.Explicit)]
     [InlineData("model_transformer", AttentionKernel.Fused)]
+    [InlineData("model_diff", AttentionKernel.Blocked)]
+    [InlineData("model_transformer", AttentionKernel.Blocked)]
     public void WholeModelMatchesReference(string fixture, AttentionKernel kernel)
     {
         using var f = Fixtures.Open(fixture);

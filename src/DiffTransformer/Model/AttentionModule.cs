@@ -5,13 +5,19 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace DiffTransformer.Model;
 
-/// <summary>How the attention core is computed; both give the same numbers (tested to 1e-5 in float32).</summary>
+/// <summary>How the attention core is computed; all give the same numbers (tested to 1e-5 in float32).</summary>
 public enum AttentionKernel
 {
     /// <summary>Materialises the T×S logits and softmax maps; the only path that can hand them to a caller.</summary>
     Explicit,
     /// <summary>libtorch's scaled_dot_product_attention: never builds a T×T map.</summary>
     Fused,
+    /// <summary>
+    /// Our exact query-blocked kernel (<see cref="Kernels.BlockedAttention"/>): both DIFF maps per block of query rows,
+    /// <c>(A1 − λ·A2)·V</c> in one product, memory linear in T. CPU float32 only; elsewhere (another device or dtype,
+    /// a padded batch, single-token decoding) the module runs the fused core instead.
+    /// </summary>
+    Blocked,
 }
 
 /// <summary>
@@ -32,7 +38,7 @@ public abstract class AttentionModule : nn.Module<Tensor, Tensor>
     /// <summary>Shared rotary tables (not part of the state dict).</summary>
     public RotaryEmbedding Rotary { get; }
 
-    /// <summary>Explicit or fused core. A forward that is asked for maps always runs the explicit core.</summary>
+    /// <summary>Explicit, fused or blocked core. A forward that is asked for maps always runs the explicit core.</summary>
     public AttentionKernel Kernel { get; set; } = AttentionKernel.Fused;
 
     /// <summary>Number of softmax maps per token row: 2H for both architectures.</summary>
@@ -47,6 +53,15 @@ public abstract class AttentionModule : nn.Module<Tensor, Tensor>
     /// S = cache length + T positions; <paramref name="startPos"/> must then equal the cache's length.
     /// </summary>
     public abstract Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null);
+
+    /// <summary>
+    /// Whether this forward runs the blocked kernel: chosen, no maps wanted, CPU float32 with SIMD-sized head widths,
+    /// and not a case the other paths serve better or the kernel does not cover (single-token decoding over a cache,
+    /// left-padded batches).
+    /// </summary>
+    protected bool UsesBlockedKernel(Tensor x, long t, LayerKvCache? cache, bool wantMaps, int headDim, int valueDim) =>
+        Kernel == AttentionKernel.Blocked && !wantMaps && !(t == 1 && cache is not null) && cache?.Owner.LeftPadding is null
+        && Kernels.BlockedAttention.Supports(x.device_type, x.dtype, headDim, valueDim);
 
     /// <summary>Refuses a cache whose length is not the position of the first new token.</summary>
     protected void CheckCache(LayerKvCache? cache, long startPos)

@@ -1,4 +1,5 @@
 using DiffTransformer.Inference;
+using DiffTransformer.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -100,16 +101,33 @@ public sealed class DifferentialAttention : AttentionModule
         var q = q_proj.forward(x).view(b, t, 2 * h, d);                 // (B, T, 2H, d)
         var k = k_proj.forward(x).view(b, t, 2 * hkv, d);               // (B, T, 2Hkv, d)
         var v = v_proj.forward(x).view(b, t, hkv, 2 * d);               // (B, T, Hkv, 2d)
-        q = Rotary.Apply(q, startPos).transpose(1, 2);                  // (B, 2H, T, d)
-        k = Rotary.Apply(k, startPos).transpose(1, 2);                  // (B, 2Hkv, T, d)
+        q = Rotary.Apply(q, startPos);                                  // (B, T, 2H, d)
+        k = Rotary.Apply(k, startPos);                                  // (B, T, 2Hkv, d)
+        var lambdaFull = LambdaFull().to_type(q.dtype);                 // ()
+        bool wantMaps = capture is not null && capture.Wants(Depth);
+
+        if (UsesBlockedKernel(x, t, cache, wantMaps, d, 2 * d))
+        {
+            // The projections' (B, T, heads, width) layout is the kernel's: no transposes on either side.
+            if (cache is not null)
+            {
+                var (kc, vc) = cache.Append(k.transpose(1, 2), v.transpose(1, 2)); // (B, 2Hkv, S, d), (B, Hkv, S, 2d)
+                k = kc.transpose(1, 2);                                  // (B, S, 2Hkv, d)
+                v = vc.transpose(1, 2);                                  // (B, S, Hkv, 2d)
+            }
+            var core = BlockedAttention.Differential(q, k, v, lambdaFull); // (B, T, H, 2d)
+            core = subln.forward(core).mul(1 - LambdaInit);              // (B, T, H, 2d)
+            return out_proj.forward(core.reshape(b, t, h * 2 * d)).MoveToOuterDisposeScope(); // (B, T, E)
+        }
+
+        q = q.transpose(1, 2);                                          // (B, 2H, T, d)
+        k = k.transpose(1, 2);                                          // (B, 2Hkv, T, d)
         v = v.transpose(1, 2);                                          // (B, Hkv, T, 2d)
         if (cache is not null) (k, v) = cache.Append(k, v);            // (B, 2Hkv, S, d), (B, Hkv, S, 2d): cached prefix + new
         long s = k.shape[2];
         var blocked = cache?.Owner.Blocked(startPos, t, s, x.device);   // (B, 1, T, S) when rows are left-padded, else null
 
-        var lambdaFull = LambdaFull().to_type(q.dtype);                 // ()
         Tensor attn;                                                    // (B, H, T, 2d)
-        bool wantMaps = capture is not null && capture.Wants(Depth);
         if (Kernel == AttentionKernel.Explicit || wantMaps)
         {
             var kx = RepeatKv(k.view(b, hkv, 2, s, d), NRep);            // (B, 2H, S, d): sub-head (h, i) reads (h / n_rep, i)

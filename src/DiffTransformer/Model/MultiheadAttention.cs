@@ -1,4 +1,5 @@
 using DiffTransformer.Inference;
+using DiffTransformer.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -64,15 +65,31 @@ public sealed class MultiheadAttention : AttentionModule
         var q = q_proj.forward(x).view(b, t, nh, d);                    // (B, T, nh, d)
         var k = k_proj.forward(x).view(b, t, nkv, d);                   // (B, T, nkv, d)
         var v = v_proj.forward(x).view(b, t, nkv, d);                   // (B, T, nkv, d)
-        q = Rotary.Apply(q, startPos).transpose(1, 2);                  // (B, nh, T, d)
-        k = Rotary.Apply(k, startPos).transpose(1, 2);                  // (B, nkv, T, d)
+        q = Rotary.Apply(q, startPos);                                  // (B, T, nh, d)
+        k = Rotary.Apply(k, startPos);                                  // (B, T, nkv, d)
+        bool wantMaps = capture is not null && capture.Wants(Depth);
+
+        if (UsesBlockedKernel(x, t, cache, wantMaps, d, d))
+        {
+            // The projections' (B, T, heads, d) layout is the kernel's: no transposes on either side.
+            if (cache is not null)
+            {
+                var (kc, vc) = cache.Append(k.transpose(1, 2), v.transpose(1, 2)); // (B, nkv, S, d) each
+                k = kc.transpose(1, 2);                                  // (B, S, nkv, d)
+                v = vc.transpose(1, 2);                                  // (B, S, nkv, d)
+            }
+            var core = BlockedAttention.Standard(q, k, v);               // (B, T, nh, d)
+            return out_proj.forward(core.reshape(b, t, nh * d)).MoveToOuterDisposeScope(); // (B, T, E)
+        }
+
+        q = q.transpose(1, 2);                                          // (B, nh, T, d)
+        k = k.transpose(1, 2);                                          // (B, nkv, T, d)
         v = v.transpose(1, 2);                                          // (B, nkv, T, d)
         if (cache is not null) (k, v) = cache.Append(k, v);            // (B, nkv, S, d) each: cached prefix + new
         long s = k.shape[2];
         var blocked = cache?.Owner.Blocked(startPos, t, s, x.device);   // (B, 1, T, S) when rows are left-padded, else null
 
         Tensor attn;                                                    // (B, nh, T, d)
-        bool wantMaps = capture is not null && capture.Wants(Depth);
         if (Kernel == AttentionKernel.Explicit || wantMaps)
         {
             var kx = RepeatKv(k.unsqueeze(2), NRep);                    // (B, nh, S, d)
