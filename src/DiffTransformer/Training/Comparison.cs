@@ -20,7 +20,7 @@ public static class Comparison
     {
         options = options.Validate();
         string root = Path.GetFullPath(options.Out);
-        string data = options.Data ?? BuiltinTask.EnsureDataset(Path.Combine(root, "data"), log);
+        string data = Path.GetFullPath(options.Data ?? BuiltinTask.EnsureDataset(Path.Combine(root, "data"), log));
         var results = new Dictionary<Architecture, TrainResult>();
         foreach (var arch in new[] { Architecture.Diff, Architecture.Transformer })
         {

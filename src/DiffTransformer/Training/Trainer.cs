@@ -110,7 +110,8 @@ public sealed class Trainer
     public TrainResult Run(CancellationToken cancel = default)
     {
         var run = new RunDirectory(Options.Out);
-        var options = Options;
+        // absolute paths in run.json, so a run resumes from any working directory
+        var options = Options with { Out = run.Root, Data = Options.Data is null ? null : Path.GetFullPath(Options.Data) };
         TrainerState? resumeFrom = null;
         string? resumeDir = null;
 
@@ -224,6 +225,7 @@ public sealed class Trainer
             if (cancel.IsCancellationRequested)
             {
                 lastCheckpoint = SaveCheckpoint(step);
+                TryPlot(run, model.Config);
                 log($"interrupted after step {step}; resume with --resume");
                 return Result(TrainOutcome.Interrupted, step);
             }
