@@ -14,12 +14,13 @@ public sealed class RecallTaskTests
         NearMisses = 2, FillerWords = 10, FillerMaxLength = 4, FillerAlphabet = "abcdxyz", ContextLength = 256,
     };
 
-    public static TheoryData<string> OptionSets => ["default", "hard", "tight"];
+    public static TheoryData<string> OptionSets => ["default", "hard", "tight", "mixed"];
 
     private static RecallTaskOptions Options(string name) => name switch
     {
         "default" => Defaults,
         "hard" => Hard,
+        "mixed" => Hard with { MinPairs = 1 },
         // The key space exactly the number of pairs, and every near-miss slot wanted: exercises the fallbacks.
         _ => new RecallTaskOptions { Pairs = 9, Queries = 3, KeyLength = 2, KeyAlphabet = "abc", NearMisses = 2, FillerWords = 0 },
     };
@@ -58,7 +59,12 @@ public sealed class RecallTaskTests
     public void GeneratorOutputIsPinned()
     {
         // Datasets record generator_version 1: a change to the draws must bump it, and this test says so.
-        var e = new RecallTaskGenerator(Defaults, 1).Generate(0);
+        var options = new RecallTaskOptions
+        {
+            Pairs = 12, Queries = 4, KeyLength = 2, ValueLength = 2, KeyAlphabet = "abcdefgh", ValueAlphabet = "0123456789",
+            NearMisses = 1, NearMissValues = true, FillerWords = 6, FillerMaxLength = 3, ContextLength = 256,
+        };
+        var e = new RecallTaskGenerator(options, 1).Generate(0);
         Assert.Equal("hf=62 dd=47 de=52 eh=65 d h dc=55 ec b cc=05 gh=43 ee=95 ah=94 dca cf=61 bc=64 dg=49 g | ee?95 dc?55 hf?62 dd?47", e.Text);
     }
 
@@ -90,10 +96,10 @@ public sealed class RecallTaskTests
         {
             var e = g.Generate(i, RecallStream.Heldout);
             e.CheckConsistency();
-            Assert.Equal(o.Pairs, e.Pairs.Count);
-            Assert.Equal(o.Queries, e.Queries.Count);
-            Assert.Equal(o.Pairs, e.Pairs.Select(p => p.Key).Distinct().Count());   // keys unique within a document
-            Assert.Equal(o.Queries, e.Queries.Select(q => q.PairIndex).Distinct().Count());   // each query a different key
+            Assert.InRange(e.Pairs.Count, o.MinPairs ?? o.Pairs, o.Pairs);
+            Assert.Equal(Math.Min(o.Queries, e.Pairs.Count), e.Queries.Count);
+            Assert.Equal(e.Pairs.Count, e.Pairs.Select(p => p.Key).Distinct().Count());   // keys unique within a document
+            Assert.Equal(e.Queries.Count, e.Queries.Select(q => q.PairIndex).Distinct().Count());   // each query a different key
             for (int q = 0; q < e.Queries.Count; q++)
             {
                 var query = e.Queries[q];
@@ -111,6 +117,25 @@ public sealed class RecallTaskTests
             }
             Assert.All(e.Pairs.Zip(e.Pairs.Skip(1)), p => Assert.True(p.First.Span.End < p.Second.Span.Start));   // text order
         }
+    }
+
+    [Fact]
+    public void MinPairsMixesDocumentSizes()
+    {
+        var o = Defaults with { MinPairs = 1 };
+        var g = new RecallTaskGenerator(o, 4);
+        var docs = g.Generate(0, 1000, RecallStream.Train);
+        var counts = docs.Select(e => e.Pairs.Count).ToList();
+        Assert.Equal(Enumerable.Range(1, o.Pairs), counts.Distinct().Order());   // every size from 1 to pairs occurs
+        Assert.InRange(counts.Average(), 6.0, 7.0);   // uniform: mean 6.5
+        // A one-pair document asks its only key; its near misses had no room.
+        var single = docs.First(e => e.Pairs.Count == 1);
+        Assert.Equal(0, Assert.Single(single.Queries).PairIndex);
+        // With room for only some near misses, each query gets one before any gets a second.
+        var spread = new RecallTaskGenerator(o with { NearMisses = 2 }, 4);
+        var eight = spread.Generate(0, 500, RecallStream.Train).Where(e => e.Pairs.Count == 8).ToList();
+        Assert.NotEmpty(eight);
+        Assert.All(eight, e => Assert.All(Enumerable.Range(0, 4), q => Assert.NotEmpty(e.NearMisses(q))));
     }
 
     [Fact]
@@ -169,6 +194,7 @@ public sealed class RecallTaskTests
     [InlineData(nameof(RecallTaskOptions.ValueAlphabet), "value_alphabet \"0 1\" contains ' '")]
     [InlineData(nameof(RecallTaskOptions.FillerAlphabet), "filler_alphabet \"aé\" contains U+00E9: only printable ASCII")]
     [InlineData("repeat", "key_alphabet \"abca\" repeats 'a'")]
+    [InlineData("MinPairs", "min_pairs must be between 1 and pairs (12), got 13")]
     [InlineData("keyspace", "only 4 distinct keys of key_length 2 can be made from the 2 characters of key_alphabet \"ab\", fewer than pairs = 12")]
     [InlineData(nameof(RecallTaskOptions.NearMisses), "queries × (1 + near_misses) = 4 × 4 = 16 pairs are needed")]
     [InlineData("neighbours", "near_misses = 3 exceeds the 2 keys that differ from a key in one character")]
@@ -183,6 +209,7 @@ public sealed class RecallTaskTests
             nameof(RecallTaskOptions.ValueAlphabet) => Defaults with { ValueAlphabet = "0 1" },
             nameof(RecallTaskOptions.FillerAlphabet) => Defaults with { FillerAlphabet = "aé" },
             "repeat" => Defaults with { KeyAlphabet = "abca" },
+            "MinPairs" => Defaults with { MinPairs = 13 },
             "keyspace" => Defaults with { KeyAlphabet = "ab" },
             nameof(RecallTaskOptions.NearMisses) => Defaults with { NearMisses = 3 },
             "neighbours" => Defaults with { KeyLength = 1, KeyAlphabet = "abc", Pairs = 3, Queries = 1, NearMisses = 3 },

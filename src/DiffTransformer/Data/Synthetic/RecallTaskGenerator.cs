@@ -74,40 +74,45 @@ public sealed class RecallTaskGenerator
         var o = Options;
         var rng = new SplitMix64(CounterHash.Hash((ulong)Seed ^ Salt, (ulong)stream, (ulong)index));
 
-        // Keys: the queried ones first, then near misses of each, then random others; all distinct.
-        var keys = new List<string>(o.Pairs);
+        // How many pairs this document has: Pairs, or a uniform draw from [MinPairs, Pairs] (a mixture of difficulties).
+        int n = o.MinPairs is int min && min < o.Pairs ? min + rng.Below(o.Pairs - min + 1) : o.Pairs;
+        int queryCount = Math.Min(o.Queries, n);
+
+        // Keys: the queried ones first, then near misses of each in turn, then random others; all distinct.
+        var keys = new List<string>(n);
         var used = new HashSet<string>(StringComparer.Ordinal);
-        var values = new List<string>(o.Pairs);
-        for (int q = 0; q < o.Queries; q++)
+        var values = new List<string>(n);
+        for (int q = 0; q < queryCount; q++)
         {
             keys.Add(NewKey(ref rng, used));
             values.Add(RandomString(ref rng, o.ValueAlphabet, o.ValueLength));
         }
-        for (int q = 0; q < o.Queries && keys.Count < o.Pairs; q++)
+        // Round-robin over the queried keys, so that a short document spreads its few near misses over its queries.
+        for (int m = 0; m < o.NearMisses; m++)
         {
-            for (int m = 0; m < o.NearMisses && keys.Count < o.Pairs; m++)
+            for (int q = 0; q < queryCount && keys.Count < n; q++)
             {
                 string? near = NearMissKey(ref rng, keys[q], used);
-                if (near is null) break;   // every one-character variant is taken already: random keys fill the place
+                if (near is null) continue;   // every one-character variant is taken already: a random key fills the place
                 used.Add(near);
                 keys.Add(near);
                 values.Add(o.NearMissValues ? Vary(ref rng, values[q], o.ValueAlphabet) : RandomString(ref rng, o.ValueAlphabet, o.ValueLength));
             }
         }
-        while (keys.Count < o.Pairs)
+        while (keys.Count < n)
         {
             keys.Add(NewKey(ref rng, used));
             values.Add(RandomString(ref rng, o.ValueAlphabet, o.ValueLength));
         }
 
         // Context items: pairs (non-negative ids) and filler words (−1), shuffled together.
-        var items = new int[o.Pairs + o.FillerWords];
-        for (int i = 0; i < items.Length; i++) items[i] = i < o.Pairs ? i : -1;
+        var items = new int[n + o.FillerWords];
+        for (int i = 0; i < items.Length; i++) items[i] = i < n ? i : -1;
         Shuffle(ref rng, items);
 
         var text = new System.Text.StringBuilder((int)o.MaxDocumentLength);
-        var pairs = new List<RecallPair>(o.Pairs);
-        var pairOfKey = new int[o.Pairs];   // generation index → index in text order
+        var pairs = new List<RecallPair>(n);
+        var pairOfKey = new int[n];   // generation index → index in text order
         foreach (int item in items)
         {
             if (text.Length > 0) text.Append(' ');
@@ -126,11 +131,11 @@ public sealed class RecallTaskGenerator
         var context = new IndexSpan(0, text.Length);
 
         // Queries: the queried keys in an order of their own.
-        var order = new int[o.Queries];
+        var order = new int[queryCount];
         for (int q = 0; q < order.Length; q++) order[q] = q;
         Shuffle(ref rng, order);
         text.Append(" | ");
-        var queries = new List<RecallQuery>(o.Queries);
+        var queries = new List<RecallQuery>(queryCount);
         foreach (int q in order)
         {
             if (queries.Count > 0) text.Append(' ');

@@ -17,6 +17,14 @@ public sealed record RecallTaskOptions
     /// <summary>Key→value pairs in each document's context (the paper's N needles).</summary>
     public int Pairs { get; init; } = 12;
 
+    /// <summary>
+    /// When set, each document draws its number of pairs uniformly from [MinPairs, <see cref="Pairs"/>] (and asks
+    /// min(<see cref="Queries"/>, pairs) of them): a mixture of easy and hard documents. The easy ones give the gradient
+    /// a foothold (with one pair, copying any value is right), which shortens the plateau before retrieval is learnt.
+    /// Null: every document has <see cref="Pairs"/> pairs.
+    /// </summary>
+    public int? MinPairs { get; init; }
+
     /// <summary>Queries after the context, each asking a different key of the context (the paper's R).</summary>
     public int Queries { get; init; } = 4;
 
@@ -84,6 +92,8 @@ public sealed record RecallTaskOptions
         AtLeast("filler_words", FillerWords, 0);
         AtLeast("filler_max_length", FillerMaxLength, 1);
         AtLeast("context_length", ContextLength, 2);
+        if (MinPairs is int minPairs && (minPairs < 1 || minPairs > Pairs))
+            throw new ArgumentException($"min_pairs must be between 1 and pairs ({Pairs}), got {minPairs}");
         if (Queries > Pairs) throw new ArgumentException($"queries ({Queries}) must not exceed pairs ({Pairs}): each query asks a different key of the context");
         CheckAlphabet("key_alphabet", KeyAlphabet);
         CheckAlphabet("value_alphabet", ValueAlphabet);
@@ -143,7 +153,7 @@ public sealed record RecallTaskOptions
 
     /// <summary>One line naming every option, e.g. for meta.json's <c>source</c>.</summary>
     public string Describe() =>
-        $"pairs={Pairs} queries={Queries} key_length={KeyLength} value_length={ValueLength} key_alphabet={KeyAlphabet} value_alphabet={ValueAlphabet} " +
+        $"pairs={(MinPairs is int m && m < Pairs ? $"{m}-" : "")}{Pairs} queries={Queries} key_length={KeyLength} value_length={ValueLength} key_alphabet={KeyAlphabet} value_alphabet={ValueAlphabet} " +
         $"near_misses={NearMisses} near_miss_values={(NearMissValues ? "true" : "false")} filler_words={FillerWords} filler_max_length={FillerMaxLength} " +
         $"filler_alphabet={EffectiveFillerAlphabet} context_length={ContextLength}";
 
