@@ -13,7 +13,7 @@ public class AttentionBenchmarks
 
     [Params(512, 2048)] public int T { get; set; }
     [Params(Architecture.Diff, Architecture.Transformer)] public Architecture Arch { get; set; }
-    [Params(AttentionKernel.Explicit, AttentionKernel.Fused)] public AttentionKernel Kernel { get; set; }
+    [Params(AttentionKernel.Explicit, AttentionKernel.Fused, AttentionKernel.Blocked)] public AttentionKernel Kernel { get; set; }
 
     [GlobalSetup]
     public void Setup()

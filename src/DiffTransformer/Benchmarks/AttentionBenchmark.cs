@@ -57,8 +57,31 @@ public sealed record AttentionBenchmarkResult(AttentionBenchmarkOptions Options,
     public AttentionMeasurement? Find(Architecture arch, AttentionKernel kernel, int t, bool backward) =>
         Measurements.FirstOrDefault(m => m.Arch == arch && m.Kernel == kernel && m.SeqLen == t && m.Backward == backward && m.Seconds.Count > 0);
 
-    /// <summary>tokens/s of a over tokens/s of b, when both were measured.</summary>
-    public double? Ratio(AttentionMeasurement? a, AttentionMeasurement? b) => a is null || b is null ? null : a.TokensPerSecond / b.TokensPerSecond;
+    /// <summary>
+    /// tokens/s of a over tokens/s of b, when both were measured: the median over rounds of the ratio within each
+    /// round (the two ran minutes apart at most, under similar load), which a neighbour's load disturbs less than a
+    /// ratio of medians.
+    /// </summary>
+    public double? Ratio(AttentionMeasurement? a, AttentionMeasurement? b) => a is null || b is null ? null : Paired.Ratio(b.Seconds, a.Seconds);
+}
+
+/// <summary>Ratios of paired timings: round r of one measurement against round r of another.</summary>
+public static class Paired
+{
+    /// <summary>Median over rounds of numerator[r] / denominator[r] (seconds over seconds).</summary>
+    public static double Ratio(IReadOnlyList<double> numerator, IReadOnlyList<double> denominator)
+    {
+        int n = Math.Min(numerator.Count, denominator.Count);
+        return Stats.Median(Enumerable.Range(0, n).Select(r => numerator[r] / denominator[r]).ToList());
+    }
+
+    /// <summary>The smallest and largest per-round ratio, to show how much the load moved it.</summary>
+    public static (double Min, double Max) Range(IReadOnlyList<double> numerator, IReadOnlyList<double> denominator)
+    {
+        int n = Math.Min(numerator.Count, denominator.Count);
+        var r = Enumerable.Range(0, n).Select(i => numerator[i] / denominator[i]).ToList();
+        return (r.Min(), r.Max());
+    }
 }
 
 /// <summary>

@@ -49,6 +49,18 @@ public sealed record ModelBenchmarkResult(ModelBenchmarkOptions Options, IReadOn
     /// <summary>The bare float32 GEMM's GFLOP/s (median over the rounds, measured between the model runs).</summary>
     public double GemmGflops => 2.0 * GemmShape.M * GemmShape.K * GemmShape.N / Stats.Median(GemmSeconds) / 1e9;
 
+    /// <summary>
+    /// Training GFLOP/s as a fraction of the GEMM's: the median over rounds of the fraction within each round (the GEMM
+    /// runs right after that round's steps, under the same load).
+    /// </summary>
+    public double GemmFraction(ModelMeasurement m)
+    {
+        double flops = FlopCount.TrainingStep(Options.Config with { Arch = m.Arch }, Options.Batch, Options.SeqLen);
+        double gemmFlops = 2.0 * GemmShape.M * GemmShape.K * GemmShape.N;
+        int n = Math.Min(m.StepSeconds.Count, GemmSeconds.Count);
+        return Stats.Median(Enumerable.Range(0, n).Select(r => flops / m.StepSeconds[r] / (gemmFlops / GemmSeconds[r])).ToList());
+    }
+
     public ModelMeasurement? Find(Architecture arch, AttentionKernel kernel) =>
         Measurements.FirstOrDefault(m => m.Arch == arch && m.Kernel == kernel && m.StepSeconds.Count > 0);
 }

@@ -114,12 +114,13 @@ internal static unsafe class BlockedAttentionCore<TV> where TV : struct, ISimd<T
                 }
                 else
                 {
+                    // three passes over the two rows: both maxima, both exps and sums, then D = P1 − λ·P2
                     float* s2 = s1 + mapStride;
-                    float sum1 = ExpShifted(s1, visible, scale, out float lse1);
-                    float sum2 = ExpShifted(s2, visible, scale, out float lse2);
-                    Combine(s1, s2, visible, 1f / sum1, -lambda / sum2);           // D = P1 − λ·P2
-                    rowLse[t] = lse1;
-                    rowLse[g.QueryLen + t] = lse2;
+                    var (max1, max2) = MaxPair(s1, s2, visible);
+                    var (sum1, sum2) = ExpPair(s1, s2, visible, scale, scale * max1, scale * max2);
+                    Combine(s1, s2, visible, 1f / sum1, -lambda / sum2);
+                    rowLse[t] = scale * max1 + MathF.Log(sum1);
+                    rowLse[g.QueryLen + t] = scale * max2 + MathF.Log(sum2);
                 }
                 new Span<float>(s1 + visible, n - visible).Clear();              // causal: no weight on later keys
             }
@@ -244,15 +245,11 @@ internal static unsafe class BlockedAttentionCore<TV> where TV : struct, ISimd<T
                 }
                 else
                 {
+                    // two passes: P1, P2, D = P1 − λ·P2 and δ_i = Σ_j P_i ⊙ dD; then dS_i in place
                     float* p2 = p1 + mapStride;
-                    ExpFromLse(p1, visible, scale, rowLse[t]);
-                    ExpFromLse(p2, visible, scale, rowLse[g.QueryLen + t]);
-                    Combine(p1, p2, dRow, visible, -lambda);                       // D = P1 − λ·P2
-                    float delta1 = Dot(p1, ddRow, visible);                        // Σ_j P1 ⊙ dD
-                    float delta2 = Dot(p2, ddRow, visible);
+                    var (delta1, delta2) = RebuildPair(p1, p2, dRow, ddRow, visible, scale, rowLse[t], rowLse[g.QueryLen + t], lambda);
                     dLambda -= delta2;                                             // ∂/∂λ of Σ dD ⊙ (P1 − λP2)
-                    GradLogits(p1, ddRow, visible, delta1, scale);
-                    GradLogits(p2, ddRow, visible, delta2, -lambda * scale);
+                    GradLogitsPair(p1, p2, ddRow, visible, delta1, delta2, scale, -lambda * scale);
                     new Span<float>(p2 + visible, n - visible).Clear();
                 }
                 new Span<float>(p1 + visible, n - visible).Clear();
@@ -304,6 +301,119 @@ internal static unsafe class BlockedAttentionCore<TV> where TV : struct, ISimd<T
         }
         lse = scale * max + MathF.Log(sum);
         return sum;
+    }
+
+    /// <summary>The maxima of two rows over j &lt; n, in one pass.</summary>
+    private static (float, float) MaxPair(float* x1, float* x2, int n)
+    {
+        int w = TV.Width, j = 0;
+        float m1 = float.NegativeInfinity, m2 = float.NegativeInfinity;
+        if (n >= w)
+        {
+            var v1 = TV.Load(x1);
+            var v2 = TV.Load(x2);
+            for (j = w; j + w <= n; j += w)
+            {
+                v1 = TV.Max(v1, TV.Load(x1 + j));
+                v2 = TV.Max(v2, TV.Load(x2 + j));
+            }
+            m1 = TV.MaxAcross(v1);
+            m2 = TV.MaxAcross(v2);
+        }
+        for (; j < n; j++)
+        {
+            m1 = MathF.Max(m1, x1[j]);
+            m2 = MathF.Max(m2, x2[j]);
+        }
+        return (m1, m2);
+    }
+
+    /// <summary>x_i[j] ← exp(scale·x_i[j] − shift_i) for both rows, j &lt; n, in one pass; returns both sums.</summary>
+    private static (float, float) ExpPair(float* x1, float* x2, int n, float scale, float shift1, float shift2)
+    {
+        int w = TV.Width, j = 0;
+        var vs = TV.Splat(scale);
+        var sh1 = TV.Splat(-shift1);
+        var sh2 = TV.Splat(-shift2);
+        var a1 = TV.Splat(0f);
+        var a2 = TV.Splat(0f);
+        for (; j + w <= n; j += w)
+        {
+            var e1 = TV.Exp(TV.Fma(TV.Load(x1 + j), vs, sh1));
+            var e2 = TV.Exp(TV.Fma(TV.Load(x2 + j), vs, sh2));
+            TV.Store(e1, x1 + j);
+            TV.Store(e2, x2 + j);
+            a1 = TV.Add(a1, e1);
+            a2 = TV.Add(a2, e2);
+        }
+        float sum1 = TV.SumAcross(a1), sum2 = TV.SumAcross(a2);
+        for (; j < n; j++)
+        {
+            float e1 = MathF.Exp(x1[j] * scale - shift1), e2 = MathF.Exp(x2[j] * scale - shift2);
+            x1[j] = e1;
+            x2[j] = e2;
+            sum1 += e1;
+            sum2 += e2;
+        }
+        return (sum1, sum2);
+    }
+
+    /// <summary>
+    /// One backward pass over a row pair: logits → P_i = exp(scale·s − lse_i) in place, D = P1 − λ·P2 into
+    /// <paramref name="dst"/>, and δ_i = Σ_j P_i ⊙ dD.
+    /// </summary>
+    private static (float, float) RebuildPair(float* p1, float* p2, float* dst, float* dd, int n, float scale, float lse1, float lse2, float lambda)
+    {
+        int w = TV.Width, j = 0;
+        var vs = TV.Splat(scale);
+        var sh1 = TV.Splat(-lse1);
+        var sh2 = TV.Splat(-lse2);
+        var nl = TV.Splat(-lambda);
+        var a1 = TV.Splat(0f);
+        var a2 = TV.Splat(0f);
+        for (; j + w <= n; j += w)
+        {
+            var e1 = TV.Exp(TV.Fma(TV.Load(p1 + j), vs, sh1));
+            var e2 = TV.Exp(TV.Fma(TV.Load(p2 + j), vs, sh2));
+            var g = TV.Load(dd + j);
+            TV.Store(e1, p1 + j);
+            TV.Store(e2, p2 + j);
+            TV.Store(TV.Fma(e2, nl, e1), dst + j);
+            a1 = TV.Fma(e1, g, a1);
+            a2 = TV.Fma(e2, g, a2);
+        }
+        float d1 = TV.SumAcross(a1), d2 = TV.SumAcross(a2);
+        for (; j < n; j++)
+        {
+            float e1 = MathF.Exp(p1[j] * scale - lse1), e2 = MathF.Exp(p2[j] * scale - lse2);
+            p1[j] = e1;
+            p2[j] = e2;
+            dst[j] = e1 - lambda * e2;
+            d1 += e1 * dd[j];
+            d2 += e2 * dd[j];
+        }
+        return (d1, d2);
+    }
+
+    /// <summary>p_i[j] ← c_i·p_i[j]·(dd[j] − δ_i) for both rows in one pass.</summary>
+    private static void GradLogitsPair(float* p1, float* p2, float* dd, int n, float delta1, float delta2, float c1, float c2)
+    {
+        int w = TV.Width, j = 0;
+        var vd1 = TV.Splat(delta1);
+        var vd2 = TV.Splat(delta2);
+        var vc1 = TV.Splat(c1);
+        var vc2 = TV.Splat(c2);
+        for (; j + w <= n; j += w)
+        {
+            var g = TV.Load(dd + j);
+            TV.Store(TV.Mul(TV.Mul(TV.Load(p1 + j), vc1), TV.Sub(g, vd1)), p1 + j);
+            TV.Store(TV.Mul(TV.Mul(TV.Load(p2 + j), vc2), TV.Sub(g, vd2)), p2 + j);
+        }
+        for (; j < n; j++)
+        {
+            p1[j] = c1 * p1[j] * (dd[j] - delta1);
+            p2[j] = c2 * p2[j] * (dd[j] - delta2);
+        }
     }
 
     /// <summary>x[j] ← exp(scale·x[j] − lse) for j &lt; n: the softmax row from its saved log-sum-exp.</summary>

@@ -8,15 +8,21 @@ namespace DiffTransformer.Kernels;
 /// so that one routine serves A and Aᵀ (for Aᵀ, ars = 1 and aks is A's row stride). N must be a multiple of the
 /// register width W; M and K are free.
 /// <para>
-/// Register blocking: 6 rows × 2 registers of C are held in 12 accumulators while k runs, each step loading two
-/// registers of B and broadcasting six elements of A (8 loads per 12 FMAs). The k range is cut into chunks of
-/// <see cref="KChunk"/> so that a 2W-wide panel of B stays in L1 while the row blocks of A pass over it.
+/// Register blocking: a 6-row × 4-register tile of C is held in 24 accumulators while k runs, each step loading four
+/// registers of B and broadcasting six elements of A (10 loads per 24 FMAs). That needs the 32 vector registers of
+/// AVX-512 machines; with 16 (AVX2 only) the tile is 6 × 2 (12 accumulators). Narrower column and row remainders use
+/// smaller tiles. The k range is cut into chunks of <see cref="KChunk"/> so that the B panel stays in L1/L2 while the row
+/// blocks of A pass over it. The micro-kernels are separate methods, compiled fully optimised at first call: inlined
+/// into one large method the JIT allocated their registers worse (measured 2–3× slower).
 /// </para>
 /// </summary>
 internal static unsafe class Gemm<TV> where TV : struct, ISimd<TV>
 {
-    /// <summary>Rows of A per k chunk: 256 × 2W floats of B (32 KB at W = 16) fit L1 with room for A.</summary>
+    /// <summary>Rows of B per k chunk: 256 × 4W floats (64 KB at W = 16) stay in L2 while A's row blocks pass.</summary>
     public const int KChunk = 256;
+
+    /// <summary>Whether the JIT has 32 vector registers (AVX-512 hardware), so that the 6 × 4 tile fits.</summary>
+    private static bool WideTile => System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int m, int n, int k, float* a, nint ars, nint aks, float* b, nint ldb, float* c, nint ldc, bool accumulate)
@@ -36,6 +42,15 @@ internal static unsafe class Gemm<TV> where TV : struct, ISimd<TV>
             float* ak = a + k0 * aks;
             float* bk = b + k0 * ldb;
             int j = 0;
+            if (WideTile)
+            {
+                for (; j + 4 * w <= n; j += 4 * w)
+                {
+                    int i = 0;
+                    for (; i + 6 <= m; i += 6) Micro6x4(kc, ak + i * ars, ars, aks, bk + j, ldb, c + i * ldc + j, ldc, acc);
+                    for (; i < m; i++) Micro1x4(kc, ak + i * ars, aks, bk + j, ldb, c + i * ldc + j, acc);
+                }
+            }
             for (; j + 2 * w <= n; j += 2 * w)
             {
                 int i = 0;
@@ -51,12 +66,62 @@ internal static unsafe class Gemm<TV> where TV : struct, ISimd<TV>
         }
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Micro6x4(int kc, float* a, nint ars, nint aks, float* b, nint ldb, float* c, nint ldc, bool acc)
+    {
+        int w = TV.Width;
+        nint r2 = 2 * ars, r3 = 3 * ars, r4 = 4 * ars, r5 = 5 * ars;
+        TV c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
+        TV c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
+        TV c40 = default, c41 = default, c42 = default, c43 = default, c50 = default, c51 = default, c52 = default, c53 = default;
+        for (int k = 0; k < kc; k++)
+        {
+            var b0 = TV.Load(b);
+            var b1 = TV.Load(b + w);
+            var b2 = TV.Load(b + 2 * w);
+            var b3 = TV.Load(b + 3 * w);
+            var x = TV.Splat(a[0]); c00 = TV.Fma(x, b0, c00); c01 = TV.Fma(x, b1, c01); c02 = TV.Fma(x, b2, c02); c03 = TV.Fma(x, b3, c03);
+            x = TV.Splat(a[ars]); c10 = TV.Fma(x, b0, c10); c11 = TV.Fma(x, b1, c11); c12 = TV.Fma(x, b2, c12); c13 = TV.Fma(x, b3, c13);
+            x = TV.Splat(a[r2]); c20 = TV.Fma(x, b0, c20); c21 = TV.Fma(x, b1, c21); c22 = TV.Fma(x, b2, c22); c23 = TV.Fma(x, b3, c23);
+            x = TV.Splat(a[r3]); c30 = TV.Fma(x, b0, c30); c31 = TV.Fma(x, b1, c31); c32 = TV.Fma(x, b2, c32); c33 = TV.Fma(x, b3, c33);
+            x = TV.Splat(a[r4]); c40 = TV.Fma(x, b0, c40); c41 = TV.Fma(x, b1, c41); c42 = TV.Fma(x, b2, c42); c43 = TV.Fma(x, b3, c43);
+            x = TV.Splat(a[r5]); c50 = TV.Fma(x, b0, c50); c51 = TV.Fma(x, b1, c51); c52 = TV.Fma(x, b2, c52); c53 = TV.Fma(x, b3, c53);
+            a += aks;
+            b += ldb;
+        }
+        Put(c, w, c00, c01, acc); Put(c + 2 * w, w, c02, c03, acc); c += ldc;
+        Put(c, w, c10, c11, acc); Put(c + 2 * w, w, c12, c13, acc); c += ldc;
+        Put(c, w, c20, c21, acc); Put(c + 2 * w, w, c22, c23, acc); c += ldc;
+        Put(c, w, c30, c31, acc); Put(c + 2 * w, w, c32, c33, acc); c += ldc;
+        Put(c, w, c40, c41, acc); Put(c + 2 * w, w, c42, c43, acc); c += ldc;
+        Put(c, w, c50, c51, acc); Put(c + 2 * w, w, c52, c53, acc);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Micro1x4(int kc, float* a, nint aks, float* b, nint ldb, float* c, bool acc)
+    {
+        int w = TV.Width;
+        TV c0 = default, c1 = default, c2 = default, c3 = default;
+        for (int k = 0; k < kc; k++)
+        {
+            var x = TV.Splat(*a);
+            c0 = TV.Fma(x, TV.Load(b), c0);
+            c1 = TV.Fma(x, TV.Load(b + w), c1);
+            c2 = TV.Fma(x, TV.Load(b + 2 * w), c2);
+            c3 = TV.Fma(x, TV.Load(b + 3 * w), c3);
+            a += aks;
+            b += ldb;
+        }
+        Put(c, w, c0, c1, acc);
+        Put(c + 2 * w, w, c2, c3, acc);
+    }
+
     private static void Zero(int m, int n, float* c, nint ldc)
     {
         for (int i = 0; i < m; i++) new Span<float>(c + i * ldc, n).Clear();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Micro6x2(int kc, float* a, nint ars, nint aks, float* b, nint ldb, float* c, nint ldc, bool acc)
     {
         int w = TV.Width;
@@ -84,7 +149,7 @@ internal static unsafe class Gemm<TV> where TV : struct, ISimd<TV>
         Put(c, w, c50, c51, acc);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Micro6x1(int kc, float* a, nint ars, nint aks, float* b, nint ldb, float* c, nint ldc, bool acc)
     {
         nint r2 = 2 * ars, r3 = 3 * ars, r4 = 4 * ars, r5 = 5 * ars;
@@ -109,7 +174,7 @@ internal static unsafe class Gemm<TV> where TV : struct, ISimd<TV>
         Put(c, c5, acc);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Micro1x2(int kc, float* a, nint aks, float* b, nint ldb, float* c, bool acc)
     {
         int w = TV.Width;
@@ -125,7 +190,7 @@ internal static unsafe class Gemm<TV> where TV : struct, ISimd<TV>
         Put(c, w, c0, c1, acc);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Micro1x1(int kc, float* a, nint aks, float* b, nint ldb, float* c, bool acc)
     {
         TV c0 = default;
