@@ -15,7 +15,7 @@ namespace DiffTransformer.Cli.Commands;
 /// </summary>
 public static class BenchCommand
 {
-    private static readonly Func<Command>[] Subcommands = [CreateDecode, CreateAttention, CreateModel];
+    private static readonly Func<Command>[] Subcommands = [CreateDecode, CreateAttention, CreateModel, CreateProfile];
 
     public static Command Create()
     {
@@ -350,6 +350,57 @@ public static class BenchCommand
             Console.WriteLine($"target: training tokens/s, DIFF ({KernelNames.Of(bd.Kernel)}) / Transformer ({KernelNames.Of(bt.Kernel)}), each on its fastest core = {Fmt.Ratio(ratio)} (≥ 0.95×: {(ratio >= 0.95 ? "met" : "missed")})");
             double frac = r.GemmFraction(bd);
             Console.WriteLine($"target: DIFF training step {Fmt.F1(r.TrainGflops(bd))} GFLOP/s = {Fmt.F1(100 * frac)}% of the bare GEMM's {Fmt.F1(r.GemmGflops)} (≥ 50%: {(frac >= 0.5 ? "met" : "missed")})");
+        }
+    }
+
+    // ---- bench profile ----
+
+    private static Command CreateProfile()
+    {
+        var cmd = new Command("profile", "Where a training step's time goes: each piece of the model timed alone (forward+backward) with its shapes in the model, times how often a step runs it.");
+        var config = new ConfigOptions(defaultPreset: "small");
+        config.AddTo(cmd);
+        var batch = new Option<int>("--batch") { Description = "Rows per step.", DefaultValueFactory = _ => 4 };
+        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per row (T).", DefaultValueFactory = _ => 1024 };
+        var repeats = new Option<int>("--repeats") { Description = "Rounds; each times every piece once, in rotating order; the table shows medians.", DefaultValueFactory = _ => 5 };
+        foreach (var o in new Option[] { batch, seqLen, repeats }) cmd.Add(o);
+        var threads = AddThreadsOption(cmd);
+        CliAction.Set(cmd, parse =>
+        {
+            ApplyThreads(parse, threads);
+            var (cfg, name) = config.Resolve(parse);
+            var options = new StepProfileOptions { Config = cfg, Batch = parse.GetValue(batch), SeqLen = parse.GetValue(seqLen), Repeats = parse.GetValue(repeats) };
+            var result = StepProfile.Run(options, new Progress(), CancellationToken.None);
+            PrintProfile(result, name, parse.Tokens.Select(t => t.Value));
+            return CliAction.Ok;
+        });
+        return cmd;
+    }
+
+    private static void PrintProfile(StepProfileResult r, string name, IEnumerable<string> args)
+    {
+        var c = r.Options.Config;
+        Console.WriteLine($"command: {BenchEnvironment.CommandLine(args)}");
+        Console.WriteLine($"machine: {r.Machine}");
+        Console.WriteLine($"load average before / after: {r.LoadBefore} / {r.LoadAfter}");
+        Console.WriteLine($"{name}: E {c.EmbedDim}, L {c.NumLayers}, H {c.NumHeads} (d {c.HeadDim}), FFN {c.FfnHidden}, vocab {c.VocabSize}; batch {r.Options.Batch} × T {r.Options.SeqLen}; " +
+                          $"{r.Threads} threads; median of {r.Options.Repeats} rounds; every piece forward+backward unless named otherwise");
+        Console.WriteLine();
+        Console.WriteLine("| group | piece | ms per call | calls per step | ms per step |");
+        Console.WriteLine("|---|---|---:|---:|---:|");
+        foreach (var i in r.Items)
+            Console.WriteLine($"| {i.Group} | {i.Name} | {Fmt.F1(1000 * i.Median)} | {i.PerStep} | {Fmt.N0(1000 * i.Median * i.PerStep)} |");
+        Console.WriteLine();
+        double Ms(string n) => 1000 * r.Items.First(i => i.Name == n).Median * r.Items.First(i => i.Name == n).PerStep;
+        double rest = Ms("SwiGLU") + Ms("RMSNorm (×2 per layer, +1)") + Ms("residual add (×2 per layer)") + Ms("LM head + cross-entropy") + Ms("AdamW: clip + update + zero");
+        Console.WriteLine("A step assembled from the pieces (attention layers + everything else):");
+        Console.WriteLine();
+        Console.WriteLine("| attention | attention ms per step | everything else ms | step ms (sum) | attention share |");
+        Console.WriteLine("|---|---:|---:|---:|---:|");
+        foreach (var n in new[] { "DIFF, blocked core", "DIFF, fused core (2 SDPA calls)", "Transformer, fused core (SDPA)", "Transformer, blocked core" })
+        {
+            double a = Ms(n);
+            Console.WriteLine($"| {n} | {Fmt.N0(a)} | {Fmt.N0(rest)} | {Fmt.N0(a + rest)} | {Fmt.F1(100 * a / (a + rest))}% |");
         }
     }
 

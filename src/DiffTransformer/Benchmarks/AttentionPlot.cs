@@ -37,7 +37,7 @@ public static class AttentionPlot
                 line.LineWidth = 2;
                 line.MarkerSize = 7;
                 if (arch == Architecture.Transformer) line.LineStyle.Pattern = ScottPlot.LinePattern.Dashed;
-                line.LegendText = $"{(arch == Architecture.Diff ? "DIFF" : "baseline")} {KernelNames.Of(kernel)}";
+                line.LegendText = arch == Architecture.Diff ? $"DIFF {KernelNames.Of(kernel)}" : $"baseline {KernelNames.Of(kernel)} (dashed)";
                 ys.AddRange(points.Select(p => p.Y));
             }
         var lens = r.Options.SeqLens.Order().ToArray();
@@ -52,10 +52,10 @@ public static class AttentionPlot
         plt.Title(title, size: 13);
         plt.XLabel("sequence length T");
         plt.YLabel(yLabel);
-        plt.ShowLegend(ScottPlot.Alignment.UpperRight);
+        plt.ShowLegend(ScottPlot.Edge.Right);                                  // outside: the lines end at the right
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         string tmp = path + ".tmp.png";
-        plt.SavePng(tmp, 900, 520);
+        plt.SavePng(tmp, 1000, 520);
         File.Move(tmp, path, overwrite: true);
     }
 }

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using DiffTransformer.Inference;
+using DiffTransformer.Kernels;
+using DiffTransformer.Model;
+using DiffTransformer.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace DiffTransformer.Benchmarks;
+
+/// <summary>What <see cref="StepProfile.Run"/> times.</summary>
+public sealed record StepProfileOptions
+{
+    /// <summary>The model shape (its architecture is ignored: both are profiled).</summary>
+    public required ModelConfig Config { get; init; }
+
+    public int Batch { get; init; } = 4;
+    public int SeqLen { get; init; } = 1024;
+    public int Repeats { get; init; } = 5;
+    public long Seed { get; init; }
+}
+
+/// <summary>One timed piece of a training step: forward+backward unless it says otherwise.</summary>
+public sealed record ProfileItem(string Group, string Name, int PerStep)
+{
+    public List<double> Seconds { get; } = [];
+    public double Median => Stats.Median(Seconds);
+}
+
+public sealed record StepProfileResult(StepProfileOptions Options, IReadOnlyList<ProfileItem> Items, int Threads, string Machine, string LoadBefore, string LoadAfter);
+
+/// <summary>
+/// Where a training step's time goes: every kind of piece of the model is timed on its own, with the shapes it has in
+/// the model (B × T tokens), forward and backward (the backward of Σ y ⊙ dy into its input and parameters), in
+/// alternating rounds; the table multiplies each by how often a step runs it. Pieces inside the attention layer
+/// (one projection, rotary, the core, the per-head norm) are timed alone too, to split the layer's time.
+/// </summary>
+public static class StepProfile
+{
+    public static StepProfileResult Run(StepProfileOptions o, IProgress<string>? progress = null, CancellationToken cancel = default)
+    {
+        var c = o.Config.Validate();
+        if (o.Repeats < 1) throw new ArgumentException($"repeats must be ≥ 1, got {o.Repeats}");
+        string loadBefore = BenchEnvironment.LoadAverage();
+        long b = o.Batch, t = o.SeqLen;
+        int e = c.EmbedDim, h = c.NumHeads, hkv = c.KvHeads, d = c.HeadDim, layers = c.NumLayers;
+
+        manual_seed(o.Seed);
+        using var diff = new DifferentialAttention(e, 1, h, c.NumKvHeads, ropeTheta: c.RopeTheta);
+        using var baseline = new MultiheadAttention(e, 1, 2 * h, 2 * hkv, ropeTheta: c.RopeTheta);
+        using var ffn = new SwiGLU(e, c.FfnHidden);
+        using var norm = new RMSNorm(e, c.NormEps);
+        using var subln = new RMSNorm(2 * d, 1e-5);
+        using var proj = nn.Linear(e, e, hasBias: false);
+        using var rotary = new RotaryEmbedding(d, c.RopeTheta);
+        using var model = new LanguageModel(c with { Arch = Architecture.Diff });
+        using var optimizer = new AdamW(model.named_parameters());
+        using var x = randn(b, t, e);                                    // (B, T, E)
+        using var q = randn(b, t, 2 * h, d);                             // (B, T, 2H, d)
+        using var k = randn(b, t, 2 * hkv, d);                           // (B, T, 2Hkv, d)
+        using var v = randn(b, t, hkv, 2 * d);                           // (B, T, Hkv, 2d)
+        using var vBase = randn(b, t, 2 * hkv, d);                       // (B, T, 2Hkv, d): the baseline's value
+        using var lambda = tensor(0.3f);
+        using var hidden = randn(b, t, e);
+        using var targets = randint(0, c.VocabSize, [b, t]);
+        using (var scope = NewDisposeScope())                            // gradients for the optimizer to work on
+            LanguageModel.CrossEntropy(model.Forward(randint(0, c.VocabSize, [b, t])), targets).backward();
+
+        var items = new List<(ProfileItem Item, Action Run)>();
+        void Add(string group, string name, int perStep, Action run) => items.Add((new ProfileItem(group, name, perStep), run));
+        Add("attention layer", "DIFF, blocked core", layers, () => Layer(diff, AttentionKernel.Blocked, x));
+        Add("attention layer", "DIFF, fused core (2 SDPA calls)", layers, () => Layer(diff, AttentionKernel.Fused, x));
+        Add("attention layer", "Transformer, fused core (SDPA)", layers, () => Layer(baseline, AttentionKernel.Fused, x));
+        Add("attention layer", "Transformer, blocked core", layers, () => Layer(baseline, AttentionKernel.Blocked, x));
+        Add("inside attention", "one E×E projection (×4 per layer)", 4 * layers, () => Backward(() => proj.forward(Grad(x))));
+        Add("inside attention", "rotary, q and k", layers, () => Backward(() => rotary.Apply(Grad(q), 0).add(rotary.Apply(Grad(k), 0))));
+        Add("inside attention", "DIFF core, blocked", layers, () => Backward(() => BlockedAttention.Differential(Grad(q), Grad(k), Grad(v), Grad(lambda))));
+        Add("inside attention", "DIFF core, 2 SDPA calls + combine", layers, () => Backward(() => DiffSdpa(Grad(q), Grad(k), Grad(v), Grad(lambda), h, hkv, d)));
+        Add("inside attention", "baseline core, SDPA", layers, () => Backward(() => BaselineSdpa(Grad(q), Grad(k), Grad(vBase), h, hkv)));
+        Add("inside attention", "baseline core, blocked", layers, () => Backward(() => BlockedAttention.Standard(Grad(q), Grad(k), Grad(vBase))));
+        Add("inside attention", "DIFF per-head RMSNorm + (1 − λinit)", layers, () => Backward(() => subln.forward(Grad(v)).mul(0.8)));
+        Add("block", "SwiGLU", layers, () => Backward(() => ffn.forward(Grad(x))));
+        Add("block", "RMSNorm (×2 per layer, +1)", 2 * layers + 1, () => Backward(() => norm.forward(Grad(x))));
+        Add("block", "residual add (×2 per layer)", 2 * layers, () => Backward(() => Grad(x).add(Grad(x))));
+        Add("step", "LM head + cross-entropy", 1, () => Backward(() => LanguageModel.CrossEntropy(model.Head(Grad(hidden)), targets)));
+        Add("step", "AdamW: clip + update + zero", 1, () =>
+        {
+            optimizer.ClipGradNorm(1.0);
+            optimizer.Update(1e-4);
+            optimizer.ZeroGrad();
+        });
+
+        foreach (var (_, run) in items) run();                                     // warm-up
+        for (int r = 0; r < o.Repeats; r++)
+            for (int i = 0; i < items.Count; i++)
+            {
+                cancel.ThrowIfCancellationRequested();
+                var (item, run) = items[(i + r) % items.Count];
+                var watch = Stopwatch.StartNew();
+                run();
+                item.Seconds.Add(watch.Elapsed.TotalSeconds);
+                progress?.Report($"round {r + 1}/{o.Repeats} {item.Name,-40} {1000 * item.Seconds[^1],9:F1} ms");
+            }
+        return new StepProfileResult(o, items.Select(i => i.Item).ToList(), get_num_threads(), BenchEnvironment.Describe(), loadBefore, BenchEnvironment.LoadAverage());
+    }
+
+    private static Tensor Grad(Tensor t) => t.detach().requires_grad_(true);
+
+    private static void Layer(AttentionModule layer, AttentionKernel kernel, Tensor x)
+    {
+        layer.Kernel = kernel;
+        Backward(() => layer.Forward(Grad(x)));
+        layer.zero_grad();
+    }
+
+    private static void Backward(Func<Tensor> f)
+    {
+        using var scope = NewDisposeScope();
+        var y = f();
+        y.backward([ones_like(y)]);
+    }
+
+    /// <summary>The fused DIFF core as <see cref="DifferentialAttention"/> runs it: q, k, v in (B, T, heads, width).</summary>
+    private static Tensor DiffSdpa(Tensor q, Tensor k, Tensor v, Tensor lambda, long h, long hkv, long d)
+    {
+        long b = q.shape[0], t = q.shape[1], nRep = h / hkv;
+        var qt = q.transpose(1, 2);                                                                   // (B, 2H, T, d)
+        var kx = k.transpose(1, 2).view(b, hkv, 1, 2, t, d).expand(b, hkv, nRep, 2, t, d).reshape(b, 2 * h, t, d);
+        var vx = v.transpose(1, 2).view(b, hkv, 1, 1, t, 2 * d).expand(b, hkv, nRep, 2, t, 2 * d).reshape(b, 2 * h, t, 2 * d);
+        var oA = F.scaled_dot_product_attention(qt, kx, vx.narrow(-1, 0, d), is_casual: true);       // (B, 2H, T, d)
+        var oB = F.scaled_dot_product_attention(qt, kx, vx.narrow(-1, d, d), is_casual: true);
+        var o = cat([oA, oB], -1).view(b, h, 2, t, 2 * d);                                          // (B, H, 2, T, 2d)
+        return o.select(2, 0).sub(o.select(2, 1).mul(lambda));                                       // (B, H, T, 2d)
+    }
+
+    private static Tensor BaselineSdpa(Tensor q, Tensor k, Tensor v, long h, long hkv)
+    {
+        long b = q.shape[0], t = q.shape[1], d = q.shape[3], nRep = h / hkv;
+        var qt = q.transpose(1, 2);                                                                   // (B, 2H, T, d)
+        var kx = k.transpose(1, 2).view(b, 2 * hkv, 1, t, d).expand(b, 2 * hkv, nRep, t, d).reshape(b, 2 * h, t, d);
+        var vx = v.transpose(1, 2).view(b, 2 * hkv, 1, t, d).expand(b, 2 * hkv, nRep, t, d).reshape(b, 2 * h, t, d);
+        return F.scaled_dot_product_attention(qt, kx, vx, is_casual: true);                          // (B, 2H, T, d)
+    }
+}
