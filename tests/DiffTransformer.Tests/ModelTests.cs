@@ -43,6 +43,24 @@ public sealed class ModelTests(ITestOutputHelper log)
     public void DefaultFfnWidthIsEightThirdsRounded(int e, int ffn) => Assert.Equal(ffn, ModelConfig.DefaultFfnDim(e));
 
     [Fact]
+    public void EmbeddingInitialisationFollowsItsOwnStd()
+    {
+        var c = new ModelConfig { VocabSize = 300, EmbedDim = 64, NumLayers = 2, NumHeads = 2, InitStd = 0.05, EmbedInitStd = 1.0 };
+        manual_seed(3);
+        using var m = new LanguageModel(c);
+        var p = m.named_parameters().ToDictionary(x => x.name, x => x.parameter);
+        double embStd = p["embed_tokens.weight"].std().item<float>(), qStd = p["layers.0.attn.q_proj.weight"].std().item<float>();
+        double outStd = p["layers.0.attn.out_proj.weight"].std().item<float>();
+        log.WriteLine($"embedding std {embStd:F4}, q_proj {qStd:F4}, out_proj {outStd:F4}");
+        Assert.InRange(embStd, 0.95, 1.05);
+        Assert.InRange(qStd, 0.045, 0.055);
+        Assert.InRange(outStd, 0.05 / 2 * 0.9, 0.05 / 2 * 1.1);                    // 1/√(2L) = 1/2
+        using var plain = new LanguageModel(c with { EmbedInitStd = null });
+        Assert.InRange(plain.named_parameters().First(x => x.name == "embed_tokens.weight").parameter.std().item<float>(), 0.045, 0.055);
+        Assert.Throws<ConfigException>(() => (c with { EmbedInitStd = -1 }).Validate());
+    }
+
+    [Fact]
     public void RmsNormMatchesItsFormula()
     {
         manual_seed(1);

@@ -52,7 +52,7 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Matrices ~ N(0, init_std²), the residual-stream outputs (out_proj, down_proj) scaled by 1/√(2L)
-    /// as in GPT-2; norms start at one and the λ vectors at N(0, 0.1²) as the authors do.
+    /// as in GPT-2, the token embedding ~ N(0, embed_init_std²) when the config sets it; norms start at one and the λ vectors at N(0, 0.1²) as the authors do.
     /// </summary>
     private void InitializeWeights()
     {
@@ -63,7 +63,8 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
         {
             if (p.dim() != 2) continue;
             bool residual = name.EndsWith("out_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal);
-            nn.init.normal_(p, 0.0, residual ? residualStd : std);
+            double s = residual ? residualStd : name == "embed_tokens.weight" ? Config.EmbedInitStd ?? std : std;
+            nn.init.normal_(p, 0.0, s);
         }
     }
 

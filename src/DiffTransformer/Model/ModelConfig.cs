@@ -58,6 +58,12 @@ public sealed record ModelConfig
     /// <summary>Standard deviation of the normal initialisation of matrices (residual outputs get std/√(2L)).</summary>
     public double InitStd { get; init; } = 0.02;
 
+    /// <summary>
+    /// Standard deviation of the token embedding's initialisation; null: <see cref="InitStd"/>. Small models learn to
+    /// retrieve from context much sooner with a unit-scale embedding (PyTorch's nn.Embedding default) than with 0.02.
+    /// </summary>
+    public double? EmbedInitStd { get; init; }
+
     // ---- derived ----
 
     /// <summary>Hkv, defaulted.</summary>
@@ -91,6 +97,7 @@ public sealed record ModelConfig
         if (NumKvHeads is int kv) Positive("num_kv_heads", kv);
         if (FfnDim is int f) Positive("ffn_dim", f);
         if (InitStd < 0 || double.IsNaN(InitStd)) throw new ConfigException($"init_std must be non-negative, got {InitStd}");
+        if (EmbedInitStd is double es && (es < 0 || double.IsNaN(es))) throw new ConfigException($"embed_init_std must be non-negative, got {es}");
         if (EmbedDim % (2 * NumHeads) != 0)
             throw new ConfigException($"embed_dim {EmbedDim} is not divisible by 2·num_heads = {2 * NumHeads}");
         if (NumHeads % KvHeads != 0)
