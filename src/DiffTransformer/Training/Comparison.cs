@@ -59,6 +59,9 @@ public static class Comparison
     private static bool SameRun(RunDirectory run, TrainOptions wanted)
     {
         var saved = Trainer.LoadRunOptions(run.Root);
+        static string? Full(string? path) => path is null ? null : Path.GetFullPath(path);   // older run.json files hold relative paths
+        saved = saved with { Data = Full(saved.Data), Out = Full(saved.Out)! };
+        wanted = wanted with { Data = Full(wanted.Data), Out = Full(wanted.Out)! };
         // the saved run took its vocabulary from the data when allowed to
         var w = wanted.VocabFromData ? wanted with { Model = wanted.Model with { VocabSize = saved.Model.VocabSize } } : wanted;
         return saved == w;

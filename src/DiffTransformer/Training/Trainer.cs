@@ -287,12 +287,30 @@ public sealed class Trainer
         TrainResult Result(TrainOutcome outcome, long step)
         {
             var tail = recentLosses.Skip(recentLosses.Count - Math.Max(1, recentLosses.Count / 10)).ToList();
-            return new TrainResult
+            var result = new TrainResult
             {
                 Outcome = outcome, RunDirectory = run.Root, Step = step, Parameters = parameters, Model = config,
                 FinalTrainLoss = tail.Count > 0 ? tail.Average() : null, FinalValLoss = lastVal,
                 TokensPerSecond = trainSeconds > 0 ? sessionTokens / trainSeconds : 0, Task = lastTask,
                 LastCheckpoint = lastCheckpoint, Elapsed = sessionTimer.Elapsed,
+            };
+            return step > startStep ? result : FromEarlierSessions(result);
+        }
+
+        // A session that ran no step (resumed at the last one) reports what the earlier sessions measured rather than
+        // empty figures: the last 10% of the logged training losses, the last task scores, the previous summary's speed.
+        TrainResult FromEarlierSessions(TrainResult r)
+        {
+            var records = File.Exists(run.Metrics) ? MetricsLog.Read(run.Metrics) : [];
+            var losses = records.Where(m => m.Kind == "train" && m.Step <= r.Step && m.Loss is not null).Select(m => m.Loss!.Value).ToList();
+            var lastEval = records.LastOrDefault(m => m.Kind == "eval" && m.Step <= r.Step);
+            var previous = File.Exists(run.Summary) ? LoadSummary(run.Root) : null;
+            return r with
+            {
+                FinalTrainLoss = losses.Count > 0 ? losses.Skip(losses.Count - Math.Max(1, losses.Count / 10)).Average() : r.FinalTrainLoss,
+                Task = lastEval?.Task is { Count: > 0 } task ? task : r.Task,
+                TokensPerSecond = previous?.TokensPerSecond ?? r.TokensPerSecond,
+                Elapsed = previous?.Elapsed ?? r.Elapsed,
             };
         }
 

@@ -112,6 +112,20 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
         for (int i = 0; i < whole.Count; i++) Assert.Equal(whole[i], parts[i], 5);
     }
 
+    [Fact]
+    public void ResumingACompletedRunReportsWhatItMeasured()
+    {
+        string data = Dataset();
+        var first = new Trainer(Options(data, "done")).Run();
+        var again = new Trainer(Trainer.LoadRunOptions(tmp["done"]) with { Out = tmp["done"] }) { Resume = true }.Run();
+        Assert.Equal(TrainOutcome.Completed, again.Outcome);
+        Assert.Equal(first.Step, again.Step);
+        Assert.NotNull(again.FinalTrainLoss);
+        Assert.Equal(first.FinalTrainLoss!.Value, again.FinalTrainLoss!.Value, 5);   // from metrics.jsonl, not an empty session
+        Assert.Equal(first.TokensPerSecond, again.TokensPerSecond);
+        Assert.Equal(first.TokensPerSecond, Trainer.LoadSummary(tmp["done"])!.TokensPerSecond);
+    }
+
     /// <summary>Requests cancellation once step 3 is done (reported synchronously).</summary>
     private sealed class Progress3(CancellationTokenSource cts) : IProgress<TrainProgress>
     {
