@@ -107,7 +107,23 @@ public static class LossPlot
         }
         plt.Title(title);
         plt.XLabel("step");
-        plt.YLabel("cross-entropy (nats/token)");
+        string yLabel = "cross-entropy (nats/token)";
+        // the first steps' loss can be far above the rest (e.g. 120 nats with a unit-scale tied embedding): the y range
+        // follows the losses after the first 10% of the steps, so that the curves being compared stay readable
+        var losses = series.SelectMany(s => s.Records).Where(r => r.Kind is "train" or "eval").ToList();
+        if (losses.Count > 0)
+        {
+            double lastStep = losses.Max(r => r.Step);
+            var all = losses.Select(r => r.Loss ?? r.ValLoss).OfType<double>().Where(double.IsFinite).ToList();
+            var later = losses.Where(r => r.Step > 0.1 * lastStep).Select(r => r.Loss ?? r.ValLoss).OfType<double>().Where(double.IsFinite).ToList();
+            if (all.Count > 0 && later.Count > 0 && all.Max() > 1.3 * later.Max())
+            {
+                double low = all.Min(), high = 1.3 * later.Max();
+                plt.Axes.SetLimitsY(Math.Max(0, low - 0.05 * (high - low)), high);
+                yLabel += $" (the first steps, up to {all.Max():F1}, are above the chart)";
+            }
+        }
+        plt.YLabel(yLabel);
         plt.ShowLegend(ScottPlot.Alignment.UpperRight);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
         string tmp = path + ".tmp.png";
