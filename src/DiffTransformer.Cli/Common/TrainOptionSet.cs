@@ -28,13 +28,13 @@ public sealed class TrainOptionSet
     public Option<int> EvalBatches { get; } = new("--eval-batches") { Description = $"Validation batches per evaluation (default {Defaults.EvalBatches}).", HelpName = "n" };
     public Option<long> CheckpointInterval { get; } = new("--checkpoint-interval") { Description = $"Checkpoint every n steps, 0: only at the end (default {Defaults.CheckpointInterval}).", HelpName = "n" };
     public Option<int> KeepCheckpoints { get; } = new("--keep-checkpoints") { Description = $"Checkpoints kept (default {Defaults.KeepCheckpoints}).", HelpName = "n" };
-    public Option<string> Kernel { get; } = new("--kernel") { Description = "Attention core: fused (default) or explicit.", HelpName = "core" };
+    public Option<string> Kernel { get; } = new("--kernel") { Description = "Attention core: blocked (default: our exact C# SIMD kernel on CPU float32, else fused), fused (scaled_dot_product_attention) or explicit (materialises the maps).", HelpName = "core" };
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (default: all cores).", HelpName = "n" };
 
     public TrainOptionSet()
     {
         Schedule.AcceptOnlyFromAmong("cosine", "linear", "constant");
-        Kernel.AcceptOnlyFromAmong("fused", "explicit");
+        Kernel.AcceptOnlyFromAmong("fused", "blocked", "explicit");
     }
 
     public void AddTo(Command cmd)
