@@ -105,9 +105,8 @@ public static class LossPlot
                 v.LegendText = $"{s.Label} validation";
             }
         }
-        plt.Title(title);
         plt.XLabel("step");
-        string yLabel = "cross-entropy (nats/token)";
+        plt.YLabel("cross-entropy (nats/token)");
         // the first steps' loss can be far above the rest (e.g. 120 nats with a unit-scale tied embedding): the y range
         // follows the losses after the first 10% of the steps, so that the curves being compared stay readable
         var losses = series.SelectMany(s => s.Records).Where(r => r.Kind is "train" or "eval").ToList();
@@ -120,10 +119,10 @@ public static class LossPlot
             {
                 double low = all.Min(), high = 1.3 * later.Max();
                 plt.Axes.SetLimitsY(Math.Max(0, low - 0.05 * (high - low)), high);
-                yLabel += $" (the first steps, up to {all.Max():F1}, are above the chart)";
+                title += $" (the first steps, up to {all.Max():F1}, are above the chart)";
             }
         }
-        plt.YLabel(yLabel);
+        plt.Title(title);
         plt.ShowLegend(ScottPlot.Alignment.UpperRight);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
         string tmp = path + ".tmp.png";
