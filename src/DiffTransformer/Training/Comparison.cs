@@ -56,15 +56,15 @@ public static class Comparison
 
     public static string ArchName(Architecture a) => a == Architecture.Diff ? "diff" : "transformer";
 
+    /// <summary>
+    /// Whether a completed sub-run can stand for the wanted one: the options resume accepts (a changed evaluation or
+    /// checkpoint cadence does not change what was trained) and the same dataset.
+    /// </summary>
     private static bool SameRun(RunDirectory run, TrainOptions wanted)
     {
         var saved = Trainer.LoadRunOptions(run.Root);
         static string? Full(string? path) => path is null ? null : Path.GetFullPath(path);   // older run.json files hold relative paths
-        saved = saved with { Data = Full(saved.Data), Out = Full(saved.Out)! };
-        wanted = wanted with { Data = Full(wanted.Data), Out = Full(wanted.Out)! };
-        // the saved run took its vocabulary from the data when allowed to
-        var w = wanted.VocabFromData ? wanted with { Model = wanted.Model with { VocabSize = saved.Model.VocabSize } } : wanted;
-        return saved == w;
+        return Full(saved.Data) == Full(wanted.Data) && Trainer.ResumeDifferences(saved, wanted).Count == 0;
     }
 
     /// <summary>A markdown table of the two runs.</summary>

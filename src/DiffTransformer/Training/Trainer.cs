@@ -373,6 +373,17 @@ public sealed class Trainer
 
     private static void CheckResumeCompatible(TrainOptions saved, TrainOptions given, string source)
     {
+        var diffs = ResumeDifferences(saved, given);
+        if (diffs.Count > 0)
+            throw new ArgumentException($"--resume continues the run saved in {source}, but these options differ: {string.Join("; ", diffs)}");
+    }
+
+    /// <summary>
+    /// The options of <paramref name="given"/> that a run saved with <paramref name="saved"/> cannot continue with,
+    /// as "name given (saved: value)"; empty when it can (paths, steps and evaluation/checkpoint cadence may change).
+    /// </summary>
+    public static IReadOnlyList<string> ResumeDifferences(TrainOptions saved, TrainOptions given)
+    {
         var a = System.Text.Json.Nodes.JsonNode.Parse(saved.ToJson())!.AsObject();
         var b = System.Text.Json.Nodes.JsonNode.Parse(given.ToJson())!.AsObject();
         var diffs = new List<string>();
@@ -386,7 +397,6 @@ public sealed class Trainer
         var ma = saved.Model;
         var mb = given.VocabFromData ? given.Model with { VocabSize = ma.VocabSize } : given.Model;
         if (ma != mb) diffs.Add($"model {mb.ToJson().ReplaceLineEndings(" ")} (saved: {ma.ToJson().ReplaceLineEndings(" ")})");
-        if (diffs.Count > 0)
-            throw new ArgumentException($"--resume continues the run saved in {source}, but these options differ: {string.Join("; ", diffs)}");
+        return diffs;
     }
 }
