@@ -192,37 +192,18 @@ public static class BlockedAttention
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
             Tensor q = (Tensor)vars[0], k = (Tensor)vars[1], v = (Tensor)vars[2], lambda = (Tensor)vars[3];
-            var g = Geometry(q, k, v, maps: 2);
             float lam = lambda.item<float>();
-            var output = empty(g.Batch, g.QueryLen, g.Heads, g.ValueDim);    // (B, T, H, 2d)
-            var lse = empty(g.Batch, g.Heads, 2, g.QueryLen);                // (B, H, 2, T)
-            RunForward(g, q, k, v, lam, output, lse);
-            ctx.save_for_backward([q, k, v, lse]);
-            ctx.save_data("geometry", g);
             ctx.save_data("lambda", lam);
             ctx.save_data("lambda_shape", lambda.shape);
-            return output;
+            return SaveAndRunForward(ctx, q, k, v, maps: 2, lam);                  // (B, T, H, 2d)
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
             Handed.ReleasePrevious();
             using var scope = NewDisposeScope();
-            var saved = ctx.get_saved_variables();
-            Tensor q = saved[0], k = saved[1], v = saved[2], lse = saved[3];
-            var g = (AttentionGeometry)ctx.get_data("geometry");
-            float lam = (float)ctx.get_data("lambda");
-            var lambdaShape = (long[])ctx.get_data("lambda_shape");
-            var dq = empty(q.shape);
-            var dk = empty(k.shape);
-            var dv = empty(v.shape);
-            double dl = RunBackward(g, q, k, v, lam, lse, gradOutput, dq, dk, dv);
-            var dLambda = full(lambdaShape, (float)dl, dtype: ScalarType.Float32);
-            CheckGradient("q", dq, q);
-            CheckGradient("k", dk, k);
-            CheckGradient("v", dv, v);
-            if (!dLambda.shape.SequenceEqual(lambdaShape)) throw new InvalidOperationException("internal: gradient of λ has the wrong shape");
-            gradOutput.Dispose();
+            var (dq, dk, dv, dl) = RunSavedBackward(ctx, gradOutput, (float)ctx.get_data("lambda"));
+            var dLambda = full((long[])ctx.get_data("lambda_shape"), (float)dl, dtype: ScalarType.Float32);
             return [Handed.Keep(dq), Handed.Keep(dk), Handed.Keep(dv), Handed.Keep(dLambda)];
         }
     }
@@ -231,34 +212,44 @@ public static class BlockedAttention
     {
         public override string Name => "BlockedAttention";
 
-        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
-        {
-            Tensor q = (Tensor)vars[0], k = (Tensor)vars[1], v = (Tensor)vars[2];
-            var g = Geometry(q, k, v, maps: 1);
-            var output = empty(g.Batch, g.QueryLen, g.Heads, g.ValueDim);    // (B, T, H, dv)
-            var lse = empty(g.Batch, g.Heads, 1, g.QueryLen);                // (B, H, 1, T)
-            RunForward(g, q, k, v, 0f, output, lse);
-            ctx.save_for_backward([q, k, v, lse]);
-            ctx.save_data("geometry", g);
-            return output;
-        }
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars) =>
+            SaveAndRunForward(ctx, (Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], maps: 1, lambda: 0f);   // (B, T, H, dv)
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
             Handed.ReleasePrevious();
             using var scope = NewDisposeScope();
-            var saved = ctx.get_saved_variables();
-            Tensor q = saved[0], k = saved[1], v = saved[2], lse = saved[3];
-            var g = (AttentionGeometry)ctx.get_data("geometry");
-            var dq = empty(q.shape);
-            var dk = empty(k.shape);
-            var dv = empty(v.shape);
-            RunBackward(g, q, k, v, 0f, lse, gradOutput, dq, dk, dv);
-            CheckGradient("q", dq, q);
-            CheckGradient("k", dk, k);
-            CheckGradient("v", dv, v);
-            gradOutput.Dispose();
+            var (dq, dk, dv, _) = RunSavedBackward(ctx, gradOutput, 0f);
             return [Handed.Keep(dq), Handed.Keep(dk), Handed.Keep(dv)];
         }
+    }
+
+    /// <summary>Both functions' forward: runs the kernel and saves q, k, v, each row's log-sum-exp and the geometry.</summary>
+    private static Tensor SaveAndRunForward(autograd.AutogradContext ctx, Tensor q, Tensor k, Tensor v, int maps, float lambda)
+    {
+        var g = Geometry(q, k, v, maps);
+        var output = empty(g.Batch, g.QueryLen, g.Heads, g.ValueDim);    // (B, T, H, dv)
+        var lse = empty(g.Batch, g.Heads, maps, g.QueryLen);             // (B, H, maps, T)
+        RunForward(g, q, k, v, lambda, output, lse);
+        ctx.save_for_backward([q, k, v, lse]);
+        ctx.save_data("geometry", g);
+        return output;
+    }
+
+    /// <summary>Both functions' backward from what <see cref="SaveAndRunForward"/> saved: dq, dk, dv (checked) and dλ.</summary>
+    private static (Tensor Dq, Tensor Dk, Tensor Dv, double DLambda) RunSavedBackward(autograd.AutogradContext ctx, Tensor gradOutput, float lambda)
+    {
+        var saved = ctx.get_saved_variables();
+        Tensor q = saved[0], k = saved[1], v = saved[2], lse = saved[3];
+        var g = (AttentionGeometry)ctx.get_data("geometry");
+        var dq = empty(q.shape);
+        var dk = empty(k.shape);
+        var dv = empty(v.shape);
+        double dl = RunBackward(g, q, k, v, lambda, lse, gradOutput, dq, dk, dv);
+        CheckGradient("q", dq, q);
+        CheckGradient("k", dk, k);
+        CheckGradient("v", dv, v);
+        gradOutput.Dispose();
+        return (dq, dk, dv, dl);
     }
 }
