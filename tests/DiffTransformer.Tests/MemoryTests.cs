@@ -16,10 +16,12 @@ public sealed class MemoryTests(ITestOutputHelper log)
     [InlineData(Architecture.Diff, AttentionKernel.Fused)]
     [InlineData(Architecture.Diff, AttentionKernel.Explicit)]
     [InlineData(Architecture.Transformer, AttentionKernel.Fused)]
-    public void FiftyStepsLeaveLiveTensorCountFlat(Architecture arch, AttentionKernel kernel)
+    [InlineData(Architecture.Diff, AttentionKernel.Blocked, 64)]        // d 16: the AVX-512 code where there is one
+    [InlineData(Architecture.Diff, AttentionKernel.Blocked)]            // d 8: the AVX2 code
+    public void FiftyStepsLeaveLiveTensorCountFlat(Architecture arch, AttentionKernel kernel, int embedDim = 32)
     {
         manual_seed(31);
-        var cfg = new ModelConfig { Arch = arch, VocabSize = 40, EmbedDim = 32, NumLayers = 2, NumHeads = 2, NumKvHeads = 1 };
+        var cfg = new ModelConfig { Arch = arch, VocabSize = 40, EmbedDim = embedDim, NumLayers = 2, NumHeads = 2, NumKvHeads = 1 };
         using var model = new LanguageModel(cfg) { Kernel = kernel };
         using var tokens = randint(0, 40, [2, 16]);
         using var targets = randint(0, 40, [2, 16]);
