@@ -213,9 +213,7 @@ public static class BenchCommand
     {
         var o = r.Options;
         int d = o.EmbedDim / o.Heads / 2;
-        Console.WriteLine($"command: {BenchEnvironment.CommandLine(args)}");
-        Console.WriteLine($"machine: {r.Machine}");
-        Console.WriteLine($"load average before / after: {r.LoadBefore} / {r.LoadAfter}");
+        PrintHeader(args, r.Machine, r.LoadBefore, r.LoadAfter);
         Console.WriteLine($"layer: E {o.EmbedDim}, DIFF H {o.Heads} (sub-heads d {d}, value 2d {2 * d}) vs baseline {2 * o.Heads} heads of d {d}, " +
                           $"Hkv {o.KvHeads?.ToString(CultureInfo.InvariantCulture) ?? "= H"}; float32; {KernelNames.SimdNote(d, 2 * d)}; {r.Threads} threads; median of {o.Repeats} rounds");
         Console.WriteLine();
@@ -306,9 +304,7 @@ public static class BenchCommand
     private static void PrintModel(ModelBenchmarkResult r, string name, IEnumerable<string> args)
     {
         var c = r.Options.Config;
-        Console.WriteLine($"command: {BenchEnvironment.CommandLine(args)}");
-        Console.WriteLine($"machine: {r.Machine}");
-        Console.WriteLine($"load average before / after: {r.LoadBefore} / {r.LoadAfter}");
+        PrintHeader(args, r.Machine, r.LoadBefore, r.LoadAfter);
         Console.WriteLine($"{name}: E {c.EmbedDim}, L {c.NumLayers}, H {c.NumHeads} (d {c.HeadDim}), Hkv {c.KvHeads}, FFN {c.FfnHidden}, vocab {c.VocabSize}; " +
                           $"batch {r.Options.Batch} × T {r.Options.SeqLen} = {r.Tokens:N0} tokens per step; float32; {KernelNames.SimdNote(c.HeadDim, 2 * c.HeadDim)}; {r.Threads} threads; median of {r.Options.Repeats} rounds");
         Console.WriteLine($"reference GEMM (B·T, E) × (E, FFN) = ({r.GemmShape.M}, {r.GemmShape.K}) × ({r.GemmShape.K}, {r.GemmShape.N}), libtorch matmul: {Fmt.F1(r.GemmGflops)} GFLOP/s " +
@@ -380,9 +376,7 @@ public static class BenchCommand
     private static void PrintProfile(StepProfileResult r, string name, IEnumerable<string> args)
     {
         var c = r.Options.Config;
-        Console.WriteLine($"command: {BenchEnvironment.CommandLine(args)}");
-        Console.WriteLine($"machine: {r.Machine}");
-        Console.WriteLine($"load average before / after: {r.LoadBefore} / {r.LoadAfter}");
+        PrintHeader(args, r.Machine, r.LoadBefore, r.LoadAfter);
         Console.WriteLine($"{name}: E {c.EmbedDim}, L {c.NumLayers}, H {c.NumHeads} (d {c.HeadDim}), FFN {c.FfnHidden}, vocab {c.VocabSize}; batch {r.Options.Batch} × T {r.Options.SeqLen}; " +
                           $"{r.Threads} threads; median of {r.Options.Repeats} rounds; every piece forward+backward unless named otherwise");
         Console.WriteLine();
@@ -402,6 +396,14 @@ public static class BenchCommand
             double a = Ms(n);
             Console.WriteLine($"| {n} | {Fmt.N0(a)} | {Fmt.N0(rest)} | {Fmt.N0(a + rest)} | {Fmt.F1(100 * a / (a + rest))}% |");
         }
+    }
+
+    /// <summary>What every bench table is headed by: the command to rerun it, the machine, the load around the run.</summary>
+    private static void PrintHeader(IEnumerable<string> args, string machine, string loadBefore, string loadAfter)
+    {
+        Console.WriteLine($"command: {BenchEnvironment.CommandLine(args)}");
+        Console.WriteLine($"machine: {machine}");
+        Console.WriteLine($"load average before / after: {loadBefore} / {loadAfter}");
     }
 
     private sealed class Progress : IProgress<string>
