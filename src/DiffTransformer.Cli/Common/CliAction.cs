@@ -27,6 +27,3 @@ public static class CliAction
         }
     }
 }
-
-/// <summary>Wrong combination of options; reported without a stack trace.</summary>
-public sealed class UsageException(string message) : Exception(message);

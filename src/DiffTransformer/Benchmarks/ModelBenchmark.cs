@@ -7,64 +7,6 @@ using static TorchSharp.torch;
 
 namespace DiffTransformer.Benchmarks;
 
-/// <summary>What <see cref="ModelBenchmark.Run"/> measures: the whole model, DIFF and baseline, per attention core.</summary>
-public sealed record ModelBenchmarkOptions
-{
-    /// <summary>The model shape; its <see cref="ModelConfig.Arch"/> is ignored (both architectures run).</summary>
-    public required ModelConfig Config { get; init; }
-
-    public int Batch { get; init; } = 4;
-    public int SeqLen { get; init; } = 1024;
-    public IReadOnlyList<Architecture> Archs { get; init; } = [Architecture.Diff, Architecture.Transformer];
-    public IReadOnlyList<AttentionKernel> Kernels { get; init; } = [AttentionKernel.Fused, AttentionKernel.Blocked];
-
-    /// <summary>Rounds; each runs every measurement once, in rotating order, and the tables give medians.</summary>
-    public int Repeats { get; init; } = 3;
-
-    public long Seed { get; init; }
-}
-
-/// <summary>One model configuration: training-step and prefill times per round.</summary>
-public sealed record ModelMeasurement(Architecture Arch, AttentionKernel Kernel)
-{
-    public List<double> StepSeconds { get; } = [];
-    public List<double> PrefillSeconds { get; } = [];
-    public long? StepPeakBytes { get; set; }
-    public double StepMedian => Stats.Median(StepSeconds);
-    public double PrefillMedian => Stats.Median(PrefillSeconds);
-}
-
-public sealed record ModelBenchmarkResult(ModelBenchmarkOptions Options, IReadOnlyList<ModelMeasurement> Measurements, IReadOnlyList<double> GemmSeconds,
-    (long M, long K, long N) GemmShape, int Threads, string Machine, string LoadBefore, string LoadAfter)
-{
-    public long Tokens => (long)Options.Batch * Options.SeqLen;
-
-    public double TrainTokensPerSecond(ModelMeasurement m) => Tokens / m.StepMedian;
-    public double PrefillTokensPerSecond(ModelMeasurement m) => Tokens / m.PrefillMedian;
-
-    /// <summary>Model FLOPs of one training step (see <see cref="FlopCount"/>) over its median time, in GFLOP/s.</summary>
-    public double TrainGflops(ModelMeasurement m) =>
-        FlopCount.TrainingStep(Options.Config with { Arch = m.Arch }, Options.Batch, Options.SeqLen) / m.StepMedian / 1e9;
-
-    /// <summary>The bare float32 GEMM's GFLOP/s (median over the rounds, measured between the model runs).</summary>
-    public double GemmGflops => 2.0 * GemmShape.M * GemmShape.K * GemmShape.N / Stats.Median(GemmSeconds) / 1e9;
-
-    /// <summary>
-    /// Training GFLOP/s as a fraction of the GEMM's: the median over rounds of the fraction within each round (the GEMM
-    /// runs right after that round's steps, under the same load).
-    /// </summary>
-    public double GemmFraction(ModelMeasurement m)
-    {
-        double flops = FlopCount.TrainingStep(Options.Config with { Arch = m.Arch }, Options.Batch, Options.SeqLen);
-        double gemmFlops = 2.0 * GemmShape.M * GemmShape.K * GemmShape.N;
-        int n = Math.Min(m.StepSeconds.Count, GemmSeconds.Count);
-        return Stats.Median(Enumerable.Range(0, n).Select(r => flops / m.StepSeconds[r] / (gemmFlops / GemmSeconds[r])).ToList());
-    }
-
-    public ModelMeasurement? Find(Architecture arch, AttentionKernel kernel) =>
-        Measurements.FirstOrDefault(m => m.Arch == arch && m.Kernel == kernel && m.StepSeconds.Count > 0);
-}
-
 /// <summary>
 /// Whole-model throughput, DIFF against the Transformer on the same shape and data: a training step as the trainer
 /// takes it (forward, cross-entropy, backward, gradient clipping, AdamW update, zeroing) and an inference prefill
@@ -176,25 +118,4 @@ public static class ModelBenchmark
         using var scope = NewDisposeScope();
         a.matmul(b);
     }
-}
-
-/// <summary>
-/// Model FLOPs, counted as the usual "model FLOPs" (matrix products only, 2 per multiply–add; training = 3 × forward,
-/// i.e. no recomputation counted; elementwise work, norms, softmax and the optimizer not counted). Causal attention
-/// counts the T(T+1)/2 query–key pairs that are seen. Per layer and token: q, k, v, out projections
-/// 2E(2E + 2E/n_rep), SwiGLU 6·E·FFN; per pair: 8·H·d = 4E for both architectures (baseline: 2H heads, QKᵀ and PV in
-/// width d; DIFF: 2H sub-heads' QKᵀ in d plus H heads' (A1 − λA2)V in 2d); LM head 2·E·V per token.
-/// </summary>
-public static class FlopCount
-{
-    public static double Forward(ModelConfig c, long batch, long t)
-    {
-        double e = c.EmbedDim, f = c.FfnHidden, kv = e / c.NRep;
-        double perTokenLayer = 2 * e * (2 * e + 2 * kv) + 6 * e * f;
-        double attentionPerSeqLayer = 4 * e * (t * (t + 1) / 2.0);
-        double head = 2 * e * c.VocabSize;
-        return batch * (c.NumLayers * (t * perTokenLayer + attentionPerSeqLayer) + t * head);
-    }
-
-    public static double TrainingStep(ModelConfig c, long batch, long t) => 3 * Forward(c, batch, t);
 }

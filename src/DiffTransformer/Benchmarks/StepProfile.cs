@@ -9,27 +9,6 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace DiffTransformer.Benchmarks;
 
-/// <summary>What <see cref="StepProfile.Run"/> times.</summary>
-public sealed record StepProfileOptions
-{
-    /// <summary>The model shape (its architecture is ignored: both are profiled).</summary>
-    public required ModelConfig Config { get; init; }
-
-    public int Batch { get; init; } = 4;
-    public int SeqLen { get; init; } = 1024;
-    public int Repeats { get; init; } = 5;
-    public long Seed { get; init; }
-}
-
-/// <summary>One timed piece of a training step: forward+backward unless it says otherwise.</summary>
-public sealed record ProfileItem(string Group, string Name, int PerStep)
-{
-    public List<double> Seconds { get; } = [];
-    public double Median => Stats.Median(Seconds);
-}
-
-public sealed record StepProfileResult(StepProfileOptions Options, IReadOnlyList<ProfileItem> Items, int Threads, string Machine, string LoadBefore, string LoadAfter);
-
 /// <summary>
 /// Where a training step's time goes: every kind of piece of the model is timed on its own, with the shapes it has in
 /// the model (B × T tokens), forward and backward (the backward of Σ y ⊙ dy into its input and parameters), in

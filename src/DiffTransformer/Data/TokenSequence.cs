@@ -1,41 +1,5 @@
 namespace DiffTransformer.Data;
 
-/// <summary>A read-only run of token ids that can be copied out by window: a shard, a split, or an array.</summary>
-public interface ITokenSequence
-{
-    /// <summary>What the sequence is (a file, "train", ...), for error messages.</summary>
-    string Name { get; }
-
-    /// <summary>Number of tokens.</summary>
-    long Length { get; }
-
-    /// <summary>Copies tokens [start, start + destination.Length) into <paramref name="destination"/>.</summary>
-    void CopyTo(long start, Span<long> destination);
-
-    /// <inheritdoc cref="CopyTo(long, Span{long})"/>
-    void CopyTo(long start, Span<int> destination);
-}
-
-/// <summary>An in-memory token sequence (tests, small experiments).</summary>
-public sealed class ArrayTokenSequence(int[] tokens, string name = "array") : ITokenSequence
-{
-    public string Name { get; } = name;
-    public long Length => tokens.Length;
-
-    public void CopyTo(long start, Span<long> destination)
-    {
-        TokenSequence.CheckWindow(this, start, destination.Length);
-        var src = tokens.AsSpan((int)start, destination.Length);
-        for (int i = 0; i < src.Length; i++) destination[i] = src[i];
-    }
-
-    public void CopyTo(long start, Span<int> destination)
-    {
-        TokenSequence.CheckWindow(this, start, destination.Length);
-        tokens.AsSpan((int)start, destination.Length).CopyTo(destination);
-    }
-}
-
 /// <summary>Helpers shared by the sequence implementations.</summary>
 public static class TokenSequence
 {

@@ -1,4 +1,4 @@
-namespace DiffTransformer;
+namespace DiffTransformer.IO;
 
 /// <summary>Writes that never leave a half-written file under the final name: write a sibling temp file, flush, rename.</summary>
 public static class AtomicFile

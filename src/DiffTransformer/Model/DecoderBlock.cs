@@ -1,4 +1,3 @@
-using DiffTransformer.Inference;
 using TorchSharp;
 using static TorchSharp.torch;
 

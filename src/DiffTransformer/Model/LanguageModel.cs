@@ -1,4 +1,3 @@
-using DiffTransformer.Inference;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

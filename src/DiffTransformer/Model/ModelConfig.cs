@@ -1,20 +1,8 @@
 using System.Text.Json;
+using DiffTransformer.IO;
 using System.Text.Json.Serialization;
 
 namespace DiffTransformer.Model;
-
-/// <summary>Which attention the decoder uses; everything else is shared.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<Architecture>))]
-public enum Architecture
-{
-    /// <summary>Differential attention: H heads, each the difference of two softmax maps.</summary>
-    [JsonStringEnumMemberName("diff")] Diff,
-    /// <summary>The parameter-matched baseline: 2H ordinary heads of width d.</summary>
-    [JsonStringEnumMemberName("transformer")] Transformer,
-}
-
-/// <summary>A configuration that is not internally consistent; the message names the field(s) and value(s).</summary>
-public sealed class ConfigException(string message) : Exception(message);
 
 /// <summary>
 /// The model's shape, one record for both architectures. Serialised as JSON with snake_case names

@@ -1,4 +1,3 @@
-using DiffTransformer.Inference;
 using DiffTransformer.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;

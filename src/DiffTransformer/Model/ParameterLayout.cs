@@ -1,11 +1,5 @@
 namespace DiffTransformer.Model;
 
-/// <summary>One entry of the model's state dict, derived from the configuration alone.</summary>
-public sealed record ParameterEntry(string Key, long[] Shape)
-{
-    public long Count => Shape.Aggregate(1L, (a, b) => a * b);
-}
-
 /// <summary>
 /// The model's state-dict keys and shapes computed arithmetically from a <see cref="ModelConfig"/>,
 /// without allocating weights: what <c>info</c> prints for the 13B preset in milliseconds.

@@ -1,11 +1,10 @@
 using System.Globalization;
+using DiffTransformer.IO;
 using System.Text;
 using DiffTransformer.Model;
+using DiffTransformer.Tasks;
 
 namespace DiffTransformer.Training;
-
-/// <summary>Both runs of a head-to-head and the table that compares them.</summary>
-public sealed record ComparisonResult(TrainResult Diff, TrainResult Transformer, string Table, string Plot);
 
 /// <summary>
 /// The paper's first experiment at our scale: a DIFF Transformer and the parameter-matched Transformer trained on

@@ -1,13 +1,5 @@
 namespace DiffTransformer.Training;
 
-/// <summary>Shape of the learning-rate decay after warm-up.</summary>
-public enum DecayShape
-{
-    Cosine,
-    Linear,
-    Constant,
-}
-
 /// <summary>
 /// Linear warm-up from 0 to the peak over <c>warmup</c> steps, then cosine or linear decay to
 /// <c>minLr</c> at <c>totalSteps</c> (the paper's 3B run: 1000 warm-up steps, linear decay to 4% of the peak).

@@ -3,50 +3,10 @@ using System.Text.Json;
 using DiffTransformer.Data;
 using DiffTransformer.IO;
 using DiffTransformer.Model;
+using DiffTransformer.Tasks;
 using static TorchSharp.torch;
 
 namespace DiffTransformer.Training;
-
-/// <summary>How a run ended.</summary>
-public enum TrainOutcome
-{
-    Completed,
-    /// <summary>Stopped on request (Ctrl-C, SIGTERM, cancellation) after saving a checkpoint.</summary>
-    Interrupted,
-}
-
-/// <summary>Summary of a run.</summary>
-public sealed record TrainResult
-{
-    public required TrainOutcome Outcome { get; init; }
-    public required string RunDirectory { get; init; }
-    public required long Step { get; init; }
-    public required long Parameters { get; init; }
-    public required ModelConfig Model { get; init; }
-    /// <summary>Mean training loss over the last 10% of the steps run in this session (at least one step).</summary>
-    public double? FinalTrainLoss { get; init; }
-    public double? FinalValLoss { get; init; }
-    /// <summary>Training throughput of this session: tokens over wall time of the optimizer steps (evaluation and checkpoints excluded).</summary>
-    public double TokensPerSecond { get; init; }
-    public IReadOnlyDictionary<string, double> Task { get; init; } = new Dictionary<string, double>();
-    /// <summary>Directory of the final model (ModelStore format), when the run completed.</summary>
-    public string? FinalModel { get; init; }
-    public string? LastCheckpoint { get; init; }
-    public TimeSpan Elapsed { get; init; }
-}
-
-/// <summary>What a progress display shows after each step.</summary>
-public sealed record TrainProgress(long Step, long TotalSteps, double Loss, double Lr, double TokensPerSecond,
-    TimeSpan Elapsed, TimeSpan Eta, double? ValLoss, IReadOnlyDictionary<string, double>? Task);
-
-/// <summary>Measures a model on a task beyond the loss (e.g. recall accuracy); called at each evaluation.</summary>
-public interface ITaskEvaluator
-{
-    IReadOnlyDictionary<string, double> Evaluate(LanguageModel model);
-}
-
-/// <summary>The loss became NaN or infinite; the message names the step and the last good checkpoint.</summary>
-public sealed class TrainingDivergedException(string message) : Exception(message);
 
 /// <summary>
 /// Trains a <see cref="LanguageModel"/> on a prepared dataset: AdamW with decoupled weight decay on matrices,

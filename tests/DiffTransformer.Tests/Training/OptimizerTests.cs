@@ -101,7 +101,7 @@ public sealed class OptimizerTests(ITestOutputHelper log)
     /// <summary>The PyTorch AdamW fixture: the model at PyTorch's initial weights and an optimizer with its settings.</summary>
     private sealed class AdamWFixture : IDisposable
     {
-        public IO.SafeTensorsFile File { get; } = Fixtures.Open("adamw_diff");
+        public DiffTransformer.IO.SafeTensorsFile File { get; } = Fixtures.Open("adamw_diff");
         public LanguageModel Model { get; }
         public AdamW Optimizer { get; }
 

@@ -1,0 +1,18 @@
+using System.Diagnostics;
+using DiffTransformer.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffTransformer.Benchmarks;
+
+/// <summary>One measured configuration; times per repeat.</summary>
+public sealed record DecodeMeasurement(bool Cached, int Context, int Tokens)
+{
+    public List<double> MsPerToken { get; } = [];
+    public List<double> PrefillTokensPerSecond { get; } = [];
+
+    public double Median => Stats.Median(MsPerToken);
+    public double TokensPerSecond => 1000.0 / Median;
+    public double? PrefillMedian => PrefillTokensPerSecond.Count > 0 ? Stats.Median(PrefillTokensPerSecond) : null;
+    public string Mode => Cached ? "cached" : "recompute";
+}

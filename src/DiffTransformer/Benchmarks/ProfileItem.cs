@@ -1,0 +1,17 @@
+using System.Diagnostics;
+using DiffTransformer.Inference;
+using DiffTransformer.Kernels;
+using DiffTransformer.Model;
+using DiffTransformer.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace DiffTransformer.Benchmarks;
+
+/// <summary>One timed piece of a training step: forward+backward unless it says otherwise.</summary>
+public sealed record ProfileItem(string Group, string Name, int PerStep)
+{
+    public List<double> Seconds { get; } = [];
+    public double Median => Stats.Median(Seconds);
+}

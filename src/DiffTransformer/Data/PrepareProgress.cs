@@ -1,0 +1,12 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.IO.Compression;
+using System.IO.Enumeration;
+using System.Runtime.ExceptionServices;
+using System.Text;
+using System.Text.Json;
+
+namespace DiffTransformer.Data;
+
+/// <summary>Where a running prepare stands (reported after every batch of documents).</summary>
+public sealed record PrepareProgress(long Documents, long Tokens, long InputBytesRead, long InputBytesTotal, TimeSpan Elapsed);

@@ -1,0 +1,12 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.IO.Compression;
+using System.IO.Enumeration;
+using System.Runtime.ExceptionServices;
+using System.Text;
+using System.Text.Json;
+
+namespace DiffTransformer.Data;
+
+/// <summary>The outcome of a prepare: the description written to meta.json and a few run statistics.</summary>
+public sealed record PrepareResult(string OutputDirectory, DatasetMeta Meta, long EmptyDocumentsSkipped, long InputBytes, TimeSpan Elapsed);

@@ -1,0 +1,21 @@
+using System.Diagnostics;
+using DiffTransformer.Data;
+using DiffTransformer.IO;
+using DiffTransformer.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffTransformer.Inference;
+
+/// <summary>Why generation ended.</summary>
+public enum FinishReason
+{
+    /// <summary>The model produced end-of-text.</summary>
+    EndOfText,
+    /// <summary>A stop string appeared in the generated text.</summary>
+    StopString,
+    /// <summary>The requested number of new tokens was reached.</summary>
+    MaxTokens,
+    /// <summary>The model's context (max_seq_len) is full.</summary>
+    ContextFull,
+}

@@ -1,0 +1,11 @@
+using System.Diagnostics;
+using DiffTransformer.Data;
+using DiffTransformer.IO;
+using DiffTransformer.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffTransformer.Inference;
+
+/// <summary>A piece of streamed text; the last chunk of a generation carries its <see cref="Result"/>.</summary>
+public sealed record GenerationChunk(string Text, GenerationResult? Result = null);

@@ -1,0 +1,88 @@
+using DiffTransformer.IO;
+using DiffTransformer.Model;
+
+namespace DiffTransformer.Model;
+
+/// <summary>
+/// A model on disk: a directory holding <c>model.safetensors</c> (the state dict, keys as in
+/// <see cref="ParameterLayout"/>), <c>config.json</c> (the <see cref="ModelConfig"/>) and, when the model
+/// was trained on tokenized text, <c>tokenizer.json</c> naming its tokenizer. The safetensors metadata
+/// repeats the configuration and the tokenizer name, so a lone weights file still says what it holds.
+/// </summary>
+public static class ModelStore
+{
+    public const string WeightsFile = "model.safetensors";
+    public const string ConfigFile = "config.json";
+    public const string TokenizerFile = "tokenizer.json";
+    public const string Format = "difft-model";
+
+    /// <summary>Writes weights and config into <paramref name="dir"/> (created if needed); each file is written atomically.</summary>
+    public static void Save(LanguageModel model, string dir, string? tokenizer = null, IReadOnlyDictionary<string, string>? extraMetadata = null)
+    {
+        Directory.CreateDirectory(dir);
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["format"] = Format,
+            ["config"] = model.Config.ToJson(),
+        };
+        if (tokenizer is not null) meta["tokenizer"] = tokenizer;
+        if (extraMetadata is not null) foreach (var (k, v) in extraMetadata) meta[k] = v;
+        ModuleWeights.Save(model, Path.Combine(dir, WeightsFile), meta);
+        model.Config.Save(Path.Combine(dir, ConfigFile));
+        string tokPath = Path.Combine(dir, TokenizerFile);
+        if (tokenizer is not null)
+            AtomicFile.WriteAllText(tokPath, System.Text.Json.JsonSerializer.Serialize(new { name = tokenizer }) + "\n");
+        else if (File.Exists(tokPath))
+            File.Delete(tokPath);
+    }
+
+    /// <summary>The tokenizer a saved model was trained with (from tokenizer.json), or null when it names none.</summary>
+    public static string? LoadTokenizerName(string path)
+    {
+        var (dir, _) = Resolve(path);
+        string tokPath = Path.Combine(dir, TokenizerFile);
+        if (!File.Exists(tokPath)) return null;
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(tokPath));
+            if (doc.RootElement.TryGetProperty("name", out var n) && n.ValueKind == System.Text.Json.JsonValueKind.String) return n.GetString();
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"{tokPath}: not valid JSON ({e.Message})");
+        }
+        throw new InvalidDataException($"{tokPath}: has no string field 'name'");
+    }
+
+    /// <summary>Reads the configuration of a saved model: <paramref name="path"/> is its directory or its weights file.</summary>
+    public static ModelConfig LoadConfig(string path)
+    {
+        var (dir, _) = Resolve(path);
+        return ModelConfig.Load(Path.Combine(dir, ConfigFile));
+    }
+
+    /// <summary>Builds the model from config.json and loads model.safetensors strictly.</summary>
+    public static LanguageModel Load(string path)
+    {
+        var (dir, weights) = Resolve(path);
+        var config = ModelConfig.Load(Path.Combine(dir, ConfigFile));
+        var model = new LanguageModel(config);
+        try
+        {
+            ModuleWeights.Load(model, weights, strict: true);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static (string Dir, string Weights) Resolve(string path)
+    {
+        if (Directory.Exists(path)) return (path, Path.Combine(path, WeightsFile));
+        if (File.Exists(path)) return (Path.GetDirectoryName(Path.GetFullPath(path))!, path);
+        throw new FileNotFoundException($"no saved model at {path} (expected a directory with {WeightsFile} and {ConfigFile})", path);
+    }
+}

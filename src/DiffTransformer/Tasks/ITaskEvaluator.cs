@@ -1,0 +1,14 @@
+using System.Diagnostics;
+using System.Text.Json;
+using DiffTransformer.Data;
+using DiffTransformer.IO;
+using DiffTransformer.Model;
+using static TorchSharp.torch;
+
+namespace DiffTransformer.Tasks;
+
+/// <summary>Measures a model on a task beyond the loss (e.g. recall accuracy); called at each evaluation.</summary>
+public interface ITaskEvaluator
+{
+    IReadOnlyDictionary<string, double> Evaluate(LanguageModel model);
+}

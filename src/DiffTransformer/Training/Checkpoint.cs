@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text.Json;
+using DiffTransformer.IO;
+using DiffTransformer.Model;
+using static TorchSharp.torch;
+
+namespace DiffTransformer.Training;
+
+/// <summary>
+/// Checkpoint = model (safetensors + config.json + tokenizer.json), optimizer.safetensors (AdamW moments, step,
+/// and torch's RNG state) and state.json. Written into a hidden directory that is renamed into place, and only
+/// then does <c>checkpoints/latest</c> point at it: a crash at any moment leaves the previous checkpoint usable.
+/// </summary>
+public static class Checkpoint
+{
+    public const string StateFile = "state.json";
+    public const string OptimizerFile = "optimizer.safetensors";
+    public const string RngFile = "rng.safetensors";
+
+    /// <summary>Test hook: called after each file of a checkpoint is written (a throw simulates a crash).</summary>
+    internal static Action<string>? AfterFileWritten;
+
+    public static string Save(RunDirectory run, LanguageModel model, AdamW optimizer, TrainerState state, int keep)
+    {
+        Directory.CreateDirectory(run.CheckpointsDir);
+        string final = run.CheckpointDir(state.Step);
+        string tmp = Path.Combine(run.CheckpointsDir, $".incomplete-{Path.GetFileName(final)}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(tmp);
+        ModelStore.Save(model, tmp, state.Tokenizer);
+        AfterFileWritten?.Invoke(ModelStore.WeightsFile);
+        optimizer.Save(Path.Combine(tmp, OptimizerFile));
+        AfterFileWritten?.Invoke(OptimizerFile);
+        using (var rng = get_rng_state())
+            SafeTensorsFile.Save(Path.Combine(tmp, RngFile), [new("torch_rng_state", rng)]);
+        AtomicFile.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, TrainerState.JsonOptions) + "\n");
+        AfterFileWritten?.Invoke(StateFile);
+
+        if (Directory.Exists(final)) Directory.Delete(final, recursive: true); // re-saving the same step (e.g. interrupted right after one)
+        Directory.Move(tmp, final);
+        AtomicFile.WriteAllText(run.LatestPointer, Path.GetFileName(final) + "\n");
+        AfterFileWritten?.Invoke("latest");
+
+        var all = run.Checkpoints();
+        foreach (var old in all.Take(Math.Max(0, all.Count - keep)))
+            if (!string.Equals(old, final, StringComparison.Ordinal)) Directory.Delete(old, recursive: true);
+        return final;
+    }
+
+    /// <summary>Removes leftovers of checkpoints whose writing was interrupted.</summary>
+    public static void CleanIncomplete(RunDirectory run)
+    {
+        if (!Directory.Exists(run.CheckpointsDir)) return;
+        foreach (var d in Directory.GetDirectories(run.CheckpointsDir, ".incomplete-*")) Directory.Delete(d, recursive: true);
+    }
+
+    public static TrainerState LoadState(string dir)
+    {
+        string path = Path.Combine(dir, StateFile);
+        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint {dir} has no {StateFile}", path);
+        try
+        {
+            return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), TrainerState.JsonOptions)
+                   ?? throw new InvalidDataException($"{path}: empty");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}");
+        }
+    }
+
+    /// <summary>Loads weights, optimizer moments and the RNG state of a checkpoint into an existing model and optimizer.</summary>
+    public static TrainerState Restore(string dir, LanguageModel model, AdamW optimizer)
+    {
+        var state = LoadState(dir);
+        var config = ModelStore.LoadConfig(dir);
+        if (config != model.Config)
+            throw new InvalidDataException($"checkpoint {dir} holds a model with a different configuration:\n{config.ToJson()}");
+        ModuleWeights.Load(model, Path.Combine(dir, ModelStore.WeightsFile));
+        optimizer.Load(Path.Combine(dir, OptimizerFile));
+        if (optimizer.Step != state.Step)
+            throw new InvalidDataException($"checkpoint {dir}: optimizer step {optimizer.Step} differs from state step {state.Step}");
+        using var file = SafeTensorsFile.Open(Path.Combine(dir, RngFile));
+        using var rng = file.Read("torch_rng_state");
+        set_rng_state(rng);
+        return state;
+    }
+
+    public static string StepText(long step) => step.ToString(CultureInfo.InvariantCulture);
+}
