@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using DiffTransformer.Inference;
 using DiffTransformer.Model;
 using TorchSharp;
 using static TorchSharp.torch;

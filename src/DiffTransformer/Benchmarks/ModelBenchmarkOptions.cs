@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using DiffTransformer.Inference;
 using DiffTransformer.Model;
 using DiffTransformer.Training;
 using TorchSharp;

@@ -1,11 +1,8 @@
 using System.Diagnostics;
-using DiffTransformer.Inference;
-using DiffTransformer.Kernels;
 using DiffTransformer.Model;
 using DiffTransformer.Training;
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace DiffTransformer.Benchmarks;
 
@@ -54,10 +51,10 @@ public static class StepProfile
         Add("attention layer", "Transformer, blocked core", layers, () => Layer(baseline, AttentionKernel.Blocked, x));
         Add("inside attention", "one E×E projection (×4 per layer)", 4 * layers, () => Backward(() => proj.forward(Grad(x))));
         Add("inside attention", "rotary, q and k", layers, () => Backward(() => rotary.Apply(Grad(q), 0).add(rotary.Apply(Grad(k), 0))));
-        Add("inside attention", "DIFF core, blocked", layers, () => Backward(() => BlockedAttention.Differential(Grad(q), Grad(k), Grad(v), Grad(lambda))));
-        Add("inside attention", "DIFF core, 2 SDPA calls + combine", layers, () => Backward(() => DiffSdpa(Grad(q), Grad(k), Grad(v), Grad(lambda), h, hkv, d)));
-        Add("inside attention", "baseline core, SDPA", layers, () => Backward(() => BaselineSdpa(Grad(q), Grad(k), Grad(vBase), h, hkv)));
-        Add("inside attention", "baseline core, blocked", layers, () => Backward(() => BlockedAttention.Standard(Grad(q), Grad(k), Grad(vBase))));
+        Add("inside attention", "DIFF core, blocked", layers, () => Backward(() => DifferentialCore.Blocked(Grad(q), Grad(k), Grad(v), Grad(lambda))));
+        Add("inside attention", "DIFF core, 2 SDPA calls + combine", layers, () => Backward(() => DifferentialCore.Fused(T(q), T(k), T(v), Grad(lambda))));
+        Add("inside attention", "baseline core, SDPA", layers, () => Backward(() => StandardCore.Fused(T(q), T(k), T(vBase))));
+        Add("inside attention", "baseline core, blocked", layers, () => Backward(() => StandardCore.Blocked(Grad(q), Grad(k), Grad(vBase))));
         Add("inside attention", "DIFF per-head RMSNorm + (1 − λinit)", layers, () => Backward(() => subln.forward(Grad(v)).mul(0.8)));
         Add("block", "SwiGLU", layers, () => Backward(() => ffn.forward(Grad(x))));
         Add("block", "RMSNorm (×2 per layer, +1)", 2 * layers + 1, () => Backward(() => norm.forward(Grad(x))));
@@ -86,6 +83,9 @@ public static class StepProfile
 
     private static Tensor Grad(Tensor t) => t.detach().requires_grad_(true);
 
+    /// <summary>A (B, T, heads, width) input as the fused and explicit cores take it, (B, heads, T, width), as the layer transposes it.</summary>
+    private static Tensor T(Tensor t) => Grad(t).transpose(1, 2);
+
     private static void Layer(AttentionModule layer, AttentionKernel kernel, Tensor x)
     {
         layer.Kernel = kernel;
@@ -98,27 +98,5 @@ public static class StepProfile
         using var scope = NewDisposeScope();
         var y = f();
         y.backward([ones_like(y)]);
-    }
-
-    /// <summary>The fused DIFF core as <see cref="DifferentialAttention"/> runs it: q, k, v in (B, T, heads, width).</summary>
-    private static Tensor DiffSdpa(Tensor q, Tensor k, Tensor v, Tensor lambda, long h, long hkv, long d)
-    {
-        long b = q.shape[0], t = q.shape[1], nRep = h / hkv;
-        var qt = q.transpose(1, 2);                                                                   // (B, 2H, T, d)
-        var kx = k.transpose(1, 2).view(b, hkv, 1, 2, t, d).expand(b, hkv, nRep, 2, t, d).reshape(b, 2 * h, t, d);
-        var vx = v.transpose(1, 2).view(b, hkv, 1, 1, t, 2 * d).expand(b, hkv, nRep, 2, t, 2 * d).reshape(b, 2 * h, t, 2 * d);
-        var oA = F.scaled_dot_product_attention(qt, kx, vx.narrow(-1, 0, d), is_casual: true);       // (B, 2H, T, d)
-        var oB = F.scaled_dot_product_attention(qt, kx, vx.narrow(-1, d, d), is_casual: true);
-        var o = cat([oA, oB], -1).view(b, h, 2, t, 2 * d);                                          // (B, H, 2, T, 2d)
-        return o.select(2, 0).sub(o.select(2, 1).mul(lambda));                                       // (B, H, T, 2d)
-    }
-
-    private static Tensor BaselineSdpa(Tensor q, Tensor k, Tensor v, long h, long hkv)
-    {
-        long b = q.shape[0], t = q.shape[1], d = q.shape[3], nRep = h / hkv;
-        var qt = q.transpose(1, 2);                                                                   // (B, 2H, T, d)
-        var kx = k.transpose(1, 2).view(b, 2 * hkv, 1, t, d).expand(b, 2 * hkv, nRep, t, d).reshape(b, 2 * h, t, d);
-        var vx = v.transpose(1, 2).view(b, 2 * hkv, 1, t, d).expand(b, 2 * hkv, nRep, t, d).reshape(b, 2 * h, t, d);
-        return F.scaled_dot_product_attention(qt, kx, vx, is_casual: true);                          // (B, 2H, T, d)
     }
 }

@@ -1,6 +1,5 @@
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace DiffTransformer.Model;
 
@@ -23,7 +22,7 @@ public abstract class AttentionModule : nn.Module<Tensor, Tensor>
     public RotaryEmbedding Rotary { get; }
 
     /// <summary>Explicit, fused or blocked core. A forward that is asked for maps always runs the explicit core.</summary>
-    public AttentionKernel Kernel { get; set; } = AttentionKernel.Fused;
+    public AttentionKernel Kernel { get; set; } = AttentionKernel.Blocked;
 
     /// <summary>Number of softmax maps per token row: 2H for both architectures.</summary>
     public abstract int NumMaps { get; }
@@ -55,61 +54,13 @@ public abstract class AttentionModule : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Causal softmax of (…, T, S) logits in float32 (see <see cref="CausalSoftmax"/>), or, with a
-    /// <paramref name="blocked"/> mask (true = hidden, broadcast against the logits), the softmax of the unblocked keys.
+    /// Appends keys and values given in the projections' (B, T, heads, width) layout to <paramref name="cache"/> and
+    /// returns all S held positions in that layout (B, S, heads, width); without a cache, returns them unchanged.
     /// </summary>
-    protected static Tensor MaskedSoftmax(Tensor logits, Tensor? blocked)
+    protected static (Tensor Keys, Tensor Values) AppendProjected(LayerKvCache? cache, Tensor k, Tensor v)
     {
-        if (blocked is null) return CausalSoftmax(logits);
-        using var scope = NewDisposeScope();
-        var probs = logits.masked_fill(blocked, float.NegativeInfinity).softmax(-1, ScalarType.Float32).to_type(logits.dtype);
-        return probs.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Logits with hidden positions set to −∞ (what a capture records).</summary>
-    protected static Tensor MaskLogits(Tensor logits, Tensor? blocked) =>
-        logits.masked_fill(blocked ?? FutureMask(logits.shape[^2], logits.shape[^1], logits.device), float.NegativeInfinity);
-
-    /// <summary>
-    /// scaled_dot_product_attention of q (…, T, d) over k, v (…, S, ·) with the causal rule aligned bottom-right
-    /// (query t sits at position S − T + t): no mask for one query, SDPA's own causal flag when T = S (its flag is
-    /// top-left aligned, right only then), an explicit boolean mask when a cached prefix makes S &gt; T, and
-    /// <paramref name="blocked"/> (true = hidden) when the cache has padding.
-    /// </summary>
-    protected static Tensor Sdpa(Tensor q, Tensor k, Tensor v, Tensor? blocked)
-    {
-        using var scope = NewDisposeScope();
-        long t = q.shape[^2], s = k.shape[^2];
-        Tensor o;
-        if (blocked is not null) o = F.scaled_dot_product_attention(q, k, v, attn_mask: blocked.logical_not());
-        else if (t == 1) o = F.scaled_dot_product_attention(q, k, v);
-        else if (t == s) o = F.scaled_dot_product_attention(q, k, v, is_casual: true);
-        else o = F.scaled_dot_product_attention(q, k, v, attn_mask: FutureMask(t, s, q.device).logical_not());
-        return o.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Causal softmax of (…, T, S) logits in float32 (query t sees keys ≤ S − T + t), returned in the logits' dtype.</summary>
-    protected static Tensor CausalSoftmax(Tensor logits)
-    {
-        using var scope = NewDisposeScope();
-        long t = logits.shape[^2], s = logits.shape[^1];
-        var masked = logits.masked_fill(FutureMask(t, s, logits.device), float.NegativeInfinity);
-        var probs = masked.softmax(-1, ScalarType.Float32).to_type(logits.dtype);
-        return probs.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>(T, S) boolean mask, true where query t (at position S − T + t) would see a future key.</summary>
-    protected static Tensor FutureMask(long t, long s, Device device) =>
-        ones(t, s, dtype: ScalarType.Bool, device: device).triu(1 + (s - t));
-
-    /// <summary>
-    /// Repeats KV heads for grouped-query attention: (B, Hkv, G, S, w) → (B, Hkv·nRep·G, S, w), so that
-    /// query head h reads KV group h / nRep (the flash files' pairing). G groups sub-heads that travel together.
-    /// </summary>
-    protected static Tensor RepeatKv(Tensor kv, long nRep)
-    {
-        long b = kv.shape[0], hkv = kv.shape[1], g = kv.shape[2], s = kv.shape[3], w = kv.shape[4];
-        if (nRep == 1) return kv.reshape(b, hkv * g, s, w);
-        return kv.unsqueeze(2).expand(b, hkv, nRep, g, s, w).reshape(b, hkv * nRep * g, s, w);
+        if (cache is null) return (k, v);
+        var (kc, vc) = cache.Append(k.transpose(1, 2), v.transpose(1, 2)); // (B, Hk, S, dk), (B, Hv, S, dv)
+        return (kc.transpose(1, 2), vc.transpose(1, 2));                   // (B, S, Hk, dk), (B, S, Hv, dv)
     }
 }

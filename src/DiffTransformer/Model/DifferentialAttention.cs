@@ -1,8 +1,6 @@
-using DiffTransformer.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace DiffTransformer.Model;
 
@@ -105,81 +103,33 @@ public sealed class DifferentialAttention : AttentionModule
         var lambdaFull = LambdaFull().to_type(q.dtype);                 // ()
         bool wantMaps = capture is not null && capture.Wants(Depth);
 
+        Tensor attn;                                                    // (B, T, E)
         if (UsesBlockedKernel(x, t, cache, wantMaps, d, 2 * d))
         {
             // The projections' (B, T, heads, width) layout is the kernel's: no transposes on either side.
-            if (cache is not null)
-            {
-                var (kc, vc) = cache.Append(k.transpose(1, 2), v.transpose(1, 2)); // (B, 2Hkv, S, d), (B, Hkv, S, 2d)
-                k = kc.transpose(1, 2);                                  // (B, S, 2Hkv, d)
-                v = vc.transpose(1, 2);                                  // (B, S, Hkv, 2d)
-            }
-            var core = BlockedAttention.Differential(q, k, v, lambdaFull); // (B, T, H, 2d)
-            core = subln.forward(core).mul(1 - LambdaInit);              // (B, T, H, 2d)
-            return out_proj.forward(core.reshape(b, t, h * 2 * d)).MoveToOuterDisposeScope(); // (B, T, E)
-        }
-
-        q = q.transpose(1, 2);                                          // (B, 2H, T, d)
-        k = k.transpose(1, 2);                                          // (B, 2Hkv, T, d)
-        v = v.transpose(1, 2);                                          // (B, Hkv, T, 2d)
-        if (cache is not null) (k, v) = cache.Append(k, v);            // (B, 2Hkv, S, d), (B, Hkv, S, 2d): cached prefix + new
-        long s = k.shape[2];
-        var blocked = cache?.Owner.Blocked(startPos, t, s, x.device);   // (B, 1, T, S) when rows are left-padded, else null
-
-        Tensor attn;                                                    // (B, H, T, 2d)
-        if (Kernel == AttentionKernel.Explicit || wantMaps)
-        {
-            var kx = RepeatKv(k.view(b, hkv, 2, s, d), NRep);            // (B, 2H, S, d): sub-head (h, i) reads (h / n_rep, i)
-            var vx = RepeatKv(v.unsqueeze(2), NRep);                     // (B, H, S, 2d)
-            var logits = q.mul(1.0 / Math.Sqrt(d)).matmul(kx.transpose(-1, -2)); // (B, 2H, T, S)
-            var probs = MaskedSoftmax(logits, blocked);                  // (B, 2H, T, S)
-            var pairs = probs.view(b, h, 2, t, s);                       // (B, H, 2, T, S)
-            var a1 = pairs.select(2, 0);                                 // (B, H, T, S)
-            var a2 = pairs.select(2, 1);                                 // (B, H, T, S)
-            var diff = a1.sub(a2.mul(lambdaFull));                       // (B, H, T, S)
-            attn = diff.matmul(vx);                                      // (B, H, T, 2d)
-            if (wantMaps)
-                capture!.Record(Depth, Architecture.Diff, MaskLogits(logits, blocked), probs, diff, lambdaFull.item<float>());
-        }
-        else if (t == 1 && cache is not null)
-        {
-            attn = DecodeOne(q, k, v, lambdaFull, blocked);              // (B, H, 1, 2d)
+            (k, v) = AppendProjected(cache, k, v);                       // (B, S, 2Hkv, d), (B, S, Hkv, 2d)
+            var core = DifferentialCore.Blocked(q, k, v, lambdaFull);    // (B, T, H, 2d)
+            attn = subln.forward(core).mul(1 - LambdaInit).reshape(b, t, h * 2 * d);
         }
         else
         {
-            // Two SDPA calls over all 2H sub-heads, one per half of the 2d-wide value, because SDPA's
-            // CPU kernels need value width = query width. Sub-heads 2h, 2h+1 share head h's value.
-            var kx = RepeatKv(k.view(b, hkv, 2, s, d), NRep);            // (B, 2H, S, d)
-            var vx = RepeatKv(v.view(b, hkv, 1, s, 2 * d).expand(b, hkv, 2, s, 2 * d), NRep); // (B, 2H, S, 2d)
-            var oA = Sdpa(q, kx, vx.narrow(-1, 0, d), blocked);          // (B, 2H, T, d)
-            var oB = Sdpa(q, kx, vx.narrow(-1, d, d), blocked);          // (B, 2H, T, d)
-            var o = cat([oA, oB], -1).view(b, h, 2, t, 2 * d);          // (B, H, 2, T, 2d)
-            attn = o.select(2, 0).sub(o.select(2, 1).mul(lambdaFull));   // (B, H, T, 2d): A1V − λ·A2V
+            q = q.transpose(1, 2);                                      // (B, 2H, T, d)
+            k = k.transpose(1, 2);                                      // (B, 2Hkv, T, d)
+            v = v.transpose(1, 2);                                      // (B, Hkv, T, 2d)
+            if (cache is not null) (k, v) = cache.Append(k, v);        // (B, 2Hkv, S, d), (B, Hkv, S, 2d): cached prefix + new
+            var hiddenMask = cache?.Owner.HiddenMask(startPos, t, k.shape[2], x.device); // (B, 1, T, S) when rows are left-padded, else null
+            Tensor core;                                                // (B, H, T, 2d)
+            if (Kernel == AttentionKernel.Explicit || wantMaps)
+            {
+                var e = DifferentialCore.Explicit(q, k, v, lambdaFull, hiddenMask);
+                if (wantMaps) capture!.Record(Depth, Architecture.Diff, e.Logits, e.Probs, e.Differential, lambdaFull.item<float>());
+                core = e.Output;
+            }
+            else if (t == 1 && cache is not null) core = DifferentialCore.Decode(q, k, v, lambdaFull, hiddenMask);
+            else core = DifferentialCore.Fused(q, k, v, lambdaFull, hiddenMask);
+            core = subln.forward(core).mul(1 - LambdaInit);             // (B, H, T, 2d)
+            attn = core.transpose(1, 2).reshape(b, t, h * 2 * d);       // (B, T, E)
         }
-
-        attn = subln.forward(attn).mul(1 - LambdaInit);                 // (B, H, T, 2d)
-        attn = attn.transpose(1, 2).reshape(b, t, h * 2 * d);           // (B, T, E)
         return out_proj.forward(attn).MoveToOuterDisposeScope();        // (B, T, E)
-    }
-
-    /// <summary>
-    /// One new query per row over S cached positions, without copying keys or values: the query sub-heads that
-    /// read KV group g are gathered as rows against that group's K1, K2 (B, Hkv, 2, S, d) and its single 2d-wide
-    /// value (B, Hkv, S, 2d). (Expanding the value to all 2H sub-heads, as SDPA needs, would copy the whole
-    /// cached value every token.) No causal mask: a single query sees every held position.
-    /// </summary>
-    private Tensor DecodeOne(Tensor q, Tensor k, Tensor v, Tensor lambdaFull, Tensor? blocked)
-    {
-        using var scope = NewDisposeScope();
-        long b = q.shape[0], s = k.shape[2];
-        int h = NumHeads, hkv = NumKvHeads, d = HeadDim, nRep = NRep;
-        var qg = q.reshape(b, hkv, nRep, 2, d).transpose(2, 3);          // (B, Hkv, 2, n_rep, d): head g·n_rep + r, sub-head i
-        var kg = k.view(b, hkv, 2, s, d);                                // (B, Hkv, 2, S, d)
-        var logits = qg.mul(1.0 / Math.Sqrt(d)).matmul(kg.transpose(-1, -2)); // (B, Hkv, 2, n_rep, S)
-        if (blocked is not null) logits = logits.masked_fill(blocked.view(b, 1, 1, 1, s), float.NegativeInfinity);
-        var probs = logits.softmax(-1, ScalarType.Float32).to_type(q.dtype); // (B, Hkv, 2, n_rep, S)
-        var diff = probs.select(2, 0).sub(probs.select(2, 1).mul(lambdaFull)); // (B, Hkv, n_rep, S): A1 − λ·A2
-        var o = diff.matmul(v);                                          // (B, Hkv, n_rep, 2d)
-        return o.reshape(b, h, 1, 2 * d).MoveToOuterDisposeScope();      // (B, H, 1, 2d)
     }
 }

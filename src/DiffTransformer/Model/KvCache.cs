@@ -26,8 +26,8 @@ public sealed class KvCache : IDisposable
     private readonly LayerKvCache[] layers;
     private readonly long[]? leftPadding;
     private Tensor? padRows;          // (B, 1) int64: padding positions per row
-    private Tensor? blocked;          // memoised mask of the current step, shared by all layers
-    private (long Start, long T, long S) blockedKey = (-1, -1, -1);
+    private Tensor? hiddenMask;       // memoised mask of the current step, shared by all layers
+    private (long Start, long T, long S) hiddenMaskKey = (-1, -1, -1);
 
     /// <param name="numLayers">L, one <see cref="LayerKvCache"/> per decoder block.</param>
     /// <param name="capacity">positions to preallocate (0: grow from 64 on demand). Pass prompt + new tokens to never grow.</param>
@@ -87,10 +87,10 @@ public sealed class KvCache : IDisposable
     /// padding key other than itself. Null when no row is padded (then the plain causal rule applies).
     /// The tensor is owned by the cache and shared by the layers of one step; do not dispose it.
     /// </summary>
-    internal Tensor? Blocked(long start, long t, long s, Device device)
+    internal Tensor? HiddenMask(long start, long t, long s, Device device)
     {
         if (leftPadding is null) return null;
-        if (blockedKey == (start, t, s) && blocked is not null) return blocked;
+        if (hiddenMaskKey == (start, t, s) && hiddenMask is not null) return hiddenMask;
         if (leftPadding.Length != BatchSize)
             throw new InvalidOperationException($"left padding has {leftPadding.Length} rows but the batch has {BatchSize}");
         ClearMask();
@@ -102,17 +102,17 @@ public sealed class KvCache : IDisposable
             var kpos = arange(0, s, dtype: ScalarType.Int64, device: device).view(1, 1, s);              // (1, 1, S)
             var future = kpos.gt(qpos);                                                                  // (1, T, S)
             var padKey = kpos.lt(pads).logical_and(kpos.ne(qpos));                                       // (B, T, S)
-            blocked = future.logical_or(padKey).unsqueeze(1).DetachFromDisposeScope();                   // (B, 1, T, S)
+            hiddenMask = future.logical_or(padKey).unsqueeze(1).DetachFromDisposeScope();                   // (B, 1, T, S)
         }
-        blockedKey = (start, t, s);
-        return blocked;
+        hiddenMaskKey = (start, t, s);
+        return hiddenMask;
     }
 
     private void ClearMask()
     {
-        blocked?.Dispose();
-        blocked = null;
-        blockedKey = (-1, -1, -1);
+        hiddenMask?.Dispose();
+        hiddenMask = null;
+        hiddenMaskKey = (-1, -1, -1);
     }
 
     public void Dispose()

@@ -42,10 +42,10 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     public IReadOnlyList<DecoderBlock> Layers => [.. layers];
     public Parameter EmbeddingWeight => embed_tokens.weight!;
 
-    /// <summary>The attention core used by every layer (explicit or fused).</summary>
+    /// <summary>The attention kernel of every layer (default: blocked, which falls back to fused where it does not apply).</summary>
     public AttentionKernel Kernel
     {
-        get => layers.Count > 0 ? layers[0].Attention.Kernel : AttentionKernel.Fused;
+        get => layers.Count > 0 ? layers[0].Attention.Kernel : AttentionKernel.Blocked;
         set { foreach (var l in layers) l.Attention.Kernel = value; }
     }
 

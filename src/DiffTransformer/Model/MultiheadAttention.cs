@@ -1,8 +1,6 @@
-using DiffTransformer.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace DiffTransformer.Model;
 
@@ -22,29 +20,30 @@ public sealed class MultiheadAttention : AttentionModule
 #pragma warning restore IDE1006
 
     public int EmbedDim { get; }
-    /// <summary>Number of heads (2H when matched with a DIFF layer of H heads).</summary>
-    public int NumHeads { get; }
-    public int NumKvHeads { get; }
+    /// <summary>Heads of this module: 2H when matched with a DIFF layer of H heads (Hugging Face's num_attention_heads).</summary>
+    public int NumAttentionHeads { get; }
+    /// <summary>KV heads: 2·Hkv when matched (num_key_value_heads).</summary>
+    public int NumKeyValueHeads { get; }
     public int NRep { get; }
     public int HeadDim { get; }
-    public override int NumMaps => NumHeads;
+    public override int NumMaps => NumAttentionHeads;
 
-    /// <param name="numHeads">heads of this module (pass 2H to match a DIFF layer of H heads).</param>
-    /// <param name="numKvHeads">KV heads (2·Hkv to match); null for MHA.</param>
-    public MultiheadAttention(int embedDim, int depth, int numHeads, int? numKvHeads = null,
+    /// <param name="numAttentionHeads">heads of this module (pass 2H to match a DIFF layer of H heads).</param>
+    /// <param name="numKeyValueHeads">KV heads (2·Hkv to match); null for MHA.</param>
+    public MultiheadAttention(int embedDim, int depth, int numAttentionHeads, int? numKeyValueHeads = null,
         RotaryEmbedding? rotary = null, double ropeTheta = 10000.0)
-        : base(nameof(MultiheadAttention), depth, rotary ?? new RotaryEmbedding(embedDim / numHeads, ropeTheta))
+        : base(nameof(MultiheadAttention), depth, rotary ?? new RotaryEmbedding(embedDim / numAttentionHeads, ropeTheta))
     {
-        if (numHeads <= 0 || embedDim % numHeads != 0)
-            throw new ConfigException($"embed_dim {embedDim} is not divisible by the number of heads {numHeads}");
-        int kv = numKvHeads ?? numHeads;
-        if (kv <= 0 || numHeads % kv != 0)
-            throw new ConfigException($"heads {numHeads} is not divisible by kv heads {kv}");
+        if (numAttentionHeads <= 0 || embedDim % numAttentionHeads != 0)
+            throw new ConfigException($"embed_dim {embedDim} is not divisible by the number of heads {numAttentionHeads}");
+        int kv = numKeyValueHeads ?? numAttentionHeads;
+        if (kv <= 0 || numAttentionHeads % kv != 0)
+            throw new ConfigException($"heads {numAttentionHeads} is not divisible by kv heads {kv}");
         EmbedDim = embedDim;
-        NumHeads = numHeads;
-        NumKvHeads = kv;
-        NRep = numHeads / kv;
-        HeadDim = embedDim / numHeads;
+        NumAttentionHeads = numAttentionHeads;
+        NumKeyValueHeads = kv;
+        NRep = numAttentionHeads / kv;
+        HeadDim = embedDim / numAttentionHeads;
         if (Rotary.HeadDim != HeadDim) throw new ArgumentException($"rotary head dim {Rotary.HeadDim} differs from d = {HeadDim}");
 
         q_proj = nn.Linear(embedDim, embedDim, hasBias: false);
@@ -59,7 +58,7 @@ public sealed class MultiheadAttention : AttentionModule
         CheckCache(cache, startPos);
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        int nh = NumHeads, nkv = NumKvHeads, d = HeadDim;
+        int nh = NumAttentionHeads, nkv = NumKeyValueHeads, d = HeadDim;
 
         var q = q_proj.forward(x).view(b, t, nh, d);                    // (B, T, nh, d)
         var k = k_proj.forward(x).view(b, t, nkv, d);                   // (B, T, nkv, d)
@@ -68,55 +67,31 @@ public sealed class MultiheadAttention : AttentionModule
         k = Rotary.Apply(k, startPos);                                  // (B, T, nkv, d)
         bool wantMaps = capture is not null && capture.Wants(Depth);
 
+        Tensor attn;                                                    // (B, T, E)
         if (UsesBlockedKernel(x, t, cache, wantMaps, d, d))
         {
             // The projections' (B, T, heads, d) layout is the kernel's: no transposes on either side.
-            if (cache is not null)
-            {
-                var (kc, vc) = cache.Append(k.transpose(1, 2), v.transpose(1, 2)); // (B, nkv, S, d) each
-                k = kc.transpose(1, 2);                                  // (B, S, nkv, d)
-                v = vc.transpose(1, 2);                                  // (B, S, nkv, d)
-            }
-            var core = BlockedAttention.Standard(q, k, v);               // (B, T, nh, d)
-            return out_proj.forward(core.reshape(b, t, nh * d)).MoveToOuterDisposeScope(); // (B, T, E)
-        }
-
-        q = q.transpose(1, 2);                                          // (B, nh, T, d)
-        k = k.transpose(1, 2);                                          // (B, nkv, T, d)
-        v = v.transpose(1, 2);                                          // (B, nkv, T, d)
-        if (cache is not null) (k, v) = cache.Append(k, v);            // (B, nkv, S, d) each: cached prefix + new
-        long s = k.shape[2];
-        var blocked = cache?.Owner.Blocked(startPos, t, s, x.device);   // (B, 1, T, S) when rows are left-padded, else null
-
-        Tensor attn;                                                    // (B, nh, T, d)
-        if (Kernel == AttentionKernel.Explicit || wantMaps)
-        {
-            var kx = RepeatKv(k.unsqueeze(2), NRep);                    // (B, nh, S, d)
-            var vx = RepeatKv(v.unsqueeze(2), NRep);                    // (B, nh, S, d)
-            var logits = q.mul(1.0 / Math.Sqrt(d)).matmul(kx.transpose(-1, -2)); // (B, nh, T, S)
-            var probs = MaskedSoftmax(logits, blocked);                  // (B, nh, T, S)
-            attn = probs.matmul(vx);                                     // (B, nh, T, d)
-            if (wantMaps)
-                capture!.Record(Depth, Architecture.Transformer, MaskLogits(logits, blocked), probs, null, null);
-        }
-        else if (t == 1 && cache is not null)
-        {
-            // One query per row: the n_rep query heads of KV head g become n_rep rows against g's keys, so
-            // nothing is copied; a single query sees every held position, so only padding needs a mask.
-            var qg = q.reshape(b, nkv, NRep, d);                         // (B, nkv, n_rep, d)
-            var o = blocked is null
-                ? F.scaled_dot_product_attention(qg, k, v)                   // (B, nkv, n_rep, d)
-                : F.scaled_dot_product_attention(qg, k, v, attn_mask: blocked.logical_not()); // mask (B, 1, 1, S)
-            attn = o.reshape(b, nh, 1, d);                               // (B, nh, 1, d)
+            (k, v) = AppendProjected(cache, k, v);                       // (B, S, nkv, d) each
+            attn = StandardCore.Blocked(q, k, v).reshape(b, t, nh * d);  // (B, T, nh, d) → (B, T, E)
         }
         else
         {
-            var kx = RepeatKv(k.unsqueeze(2), NRep);                    // (B, nh, S, d)
-            var vx = RepeatKv(v.unsqueeze(2), NRep);                    // (B, nh, S, d)
-            attn = Sdpa(q, kx, vx, blocked);                             // (B, nh, T, d)
+            q = q.transpose(1, 2);                                      // (B, nh, T, d)
+            k = k.transpose(1, 2);                                      // (B, nkv, T, d)
+            v = v.transpose(1, 2);                                      // (B, nkv, T, d)
+            if (cache is not null) (k, v) = cache.Append(k, v);        // (B, nkv, S, d) each: cached prefix + new
+            var hiddenMask = cache?.Owner.HiddenMask(startPos, t, k.shape[2], x.device); // (B, 1, T, S) when rows are left-padded, else null
+            Tensor core;                                                // (B, nh, T, d)
+            if (Kernel == AttentionKernel.Explicit || wantMaps)
+            {
+                var e = StandardCore.Explicit(q, k, v, hiddenMask);
+                if (wantMaps) capture!.Record(Depth, Architecture.Transformer, e.Logits, e.Probs, null, null);
+                core = e.Output;
+            }
+            else if (t == 1 && cache is not null) core = StandardCore.Decode(q, k, v, hiddenMask);
+            else core = StandardCore.Fused(q, k, v, hiddenMask);
+            attn = core.transpose(1, 2).reshape(b, t, nh * d);         // (B, T, E)
         }
-
-        attn = attn.transpose(1, 2).reshape(b, t, nh * d);             // (B, T, E)
         return out_proj.forward(attn).MoveToOuterDisposeScope();        // (B, T, E)
     }
 }
