@@ -43,7 +43,7 @@ public static class PrepareCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the validation draw.", DefaultValueFactory = _ => 1234 };
         var threads = new Option<int>("--threads") { Description = "Tokenizer threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var shardTokens = new Option<long>("--shard-tokens") { Description = "Start a new shard file after this many tokens.", DefaultValueFactory = _ => 100_000_000 };
-        var force = new Option<bool>("--force") { Description = "Replace --out if it exists and is not empty." };
+        var force = new Option<bool>("--force") { Description = "Replace the dataset that --out already holds (its meta.json, shards and the files its meta.json names; other files are kept, and a non-empty folder that holds no dataset is refused)." };
         cmd.Add(inputs);
         cmd.Add(output);
         cmd.Add(tokenizer);

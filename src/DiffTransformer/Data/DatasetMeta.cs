@@ -37,6 +37,13 @@ public sealed record DatasetMeta
     public required SplitMeta Train { get; init; }
     public required SplitMeta Val { get; init; }
 
+    /// <summary>
+    /// Files the dataset's writer put beside the shards (e.g. a generated task's description), by name; they belong
+    /// to the dataset and are replaced with it. Absent from meta.json when there are none.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? ExtraFiles { get; init; }
+
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,

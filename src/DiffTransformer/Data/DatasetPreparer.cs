@@ -29,12 +29,10 @@ public static class DatasetPreparer
         if (where is not null && files.FirstOrDefault(f => !f.IsJsonl) is { } textFile)
             throw new ArgumentException($"--val-where selects documents by a JSONL field, but {textFile.Path} is a text file");
         string outDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.OutputDirectory));
-        string parent = Path.GetDirectoryName(outDir) ?? throw new ArgumentException($"--out cannot be a root directory: {outDir}");
-        CheckOutput(outDir, options, files);
+        if (Path.GetDirectoryName(outDir) is null) throw new ArgumentException($"--out cannot be a root directory: {outDir}");
+        var replaced = CheckOutput(outDir, options, files);
 
-        Directory.CreateDirectory(parent);
-        string tmp = Path.Combine(parent, $".{Path.GetFileName(outDir)}.prepare-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
-        Directory.CreateDirectory(tmp);
+        string tmp = DatasetDirectory.CreateStaging(outDir, "prepare");
         try
         {
             var run = new Run(options, tokenizer, where, files, tmp, progress, clock, cancellationToken);
@@ -58,12 +56,12 @@ public static class DatasetPreparer
                 Val = val,
             };
             AtomicFile.WriteAllText(Path.Combine(tmp, DatasetMeta.FileName), meta.ToJson() + "\n");
-            MoveIntoPlace(tmp, outDir, options.Force);
+            DatasetDirectory.Commit(tmp, outDir, replaced);
             return new PrepareResult(outDir, meta, run.EmptySkipped, files.Sum(f => f.Length), clock.Elapsed);
         }
         catch
         {
-            TryDeleteDirectory(tmp);
+            AtomicDirectory.TryDelete(tmp);
             throw;
         }
     }
@@ -116,53 +114,14 @@ public static class DatasetPreparer
         }
     }
 
-    private static void CheckOutput(string outDir, PrepareOptions options, List<InputFile> files)
+    /// <summary>Refuses an output that is a file, contains an input, or is not a dataset writer's to replace; returns the dataset replaced.</summary>
+    private static DatasetMeta? CheckOutput(string outDir, PrepareOptions options, List<InputFile> files)
     {
-        if (File.Exists(outDir)) throw new IOException($"output path exists and is a file: {outDir}");
-        if (!Directory.Exists(outDir)) return;
         string prefix = outDir.EndsWith(Path.DirectorySeparatorChar) ? outDir : outDir + Path.DirectorySeparatorChar;
         foreach (var f in files)
             if (Path.GetFullPath(f.Path).StartsWith(prefix, StringComparison.Ordinal))
                 throw new IOException($"output directory {outDir} contains the input {f.Path}; choose another --out");
-        if (Directory.EnumerateFileSystemEntries(outDir).Any() && !options.Force)
-            throw new IOException($"output directory is not empty: {outDir} (use --force to replace it)");
-    }
-
-    private static void MoveIntoPlace(string tmp, string outDir, bool force)
-    {
-        if (Directory.Exists(outDir))
-        {
-            if (Directory.EnumerateFileSystemEntries(outDir).Any())
-            {
-                if (!force) throw new IOException($"output directory is not empty: {outDir} (use --force to replace it)");
-                // Swap the old directory out first, so that a failure here leaves either the old or the new dataset.
-                string old = Path.Combine(Path.GetDirectoryName(outDir)!, $".{Path.GetFileName(outDir)}.old-{Guid.NewGuid():N}");
-                Directory.Move(outDir, old);
-                try
-                {
-                    Directory.Move(tmp, outDir);
-                }
-                catch
-                {
-                    Directory.Move(old, outDir);
-                    throw;
-                }
-                TryDeleteDirectory(old);
-                return;
-            }
-            Directory.Delete(outDir);
-        }
-        Directory.Move(tmp, outDir);
-    }
-
-    private static void TryDeleteDirectory(string dir)
-    {
-        try
-        {
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+        return DatasetDirectory.CheckTarget(outDir, options.Force, "--force");
     }
 
     private static string DescribeSource(PrepareOptions options, List<InputFile> files)
@@ -363,53 +322,5 @@ public static class DatasetPreparer
             try { return reader.ReadLine(); }
             catch (InvalidDataException e) { throw new InvalidDataException($"{path}:{line}: {e.Message}", e); }
         }
-    }
-
-    /// <summary>Appends documents to one split, cutting a new shard file every <c>shardTokens</c> tokens.</summary>
-    private sealed class SplitWriter(string dir, string split, ITokenizer tokenizer, long shardTokens) : IDisposable
-    {
-        private readonly List<ShardMeta> shards = [];
-        private TokenShardWriter? current;
-
-        public long Documents { get; private set; }
-        public long Tokens { get; private set; }
-        public long Bytes { get; private set; }
-
-        public void AppendDocument(int[] tokens, long textBytes)
-        {
-            Append(tokens);
-            Append([tokenizer.EndOfText]);
-            Documents++;
-            Bytes += textBytes;
-        }
-
-        private void Append(ReadOnlySpan<int> tokens)
-        {
-            while (!tokens.IsEmpty)
-            {
-                current ??= new TokenShardWriter(Path.Combine(dir, $"{split}_{shards.Count:D5}.bin"), tokenizer.Name, tokenizer.VocabSize, tokenizer.EndOfText);
-                int n = (int)Math.Min(tokens.Length, shardTokens - current.Length);
-                current.Write(tokens[..n]);
-                tokens = tokens[n..];
-                Tokens += n;
-                if (current.Length == shardTokens) CloseShard();
-            }
-        }
-
-        private void CloseShard()
-        {
-            if (current is null) return;
-            current.Complete();
-            shards.Add(new ShardMeta { File = Path.GetFileName(current.Path), Tokens = current.Length });
-            current = null;
-        }
-
-        public SplitMeta Complete()
-        {
-            CloseShard();
-            return new SplitMeta { Documents = Documents, Tokens = Tokens, Bytes = Bytes, Shards = [.. shards] };
-        }
-
-        public void Dispose() => current?.Dispose();
     }
 }

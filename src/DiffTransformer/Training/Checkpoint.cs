@@ -17,15 +17,16 @@ public static class Checkpoint
     public const string OptimizerFile = "optimizer.safetensors";
     public const string RngFile = "rng.safetensors";
 
+    /// <summary>A checkpoint being written is a hidden <c>.incomplete-step_…</c> sibling until it is complete.</summary>
+    private const string IncompletePurpose = "incomplete";
+
     /// <summary>Test hook: called after each file of a checkpoint is written (a throw simulates a crash).</summary>
     internal static Action<string>? AfterFileWritten;
 
     public static string Save(RunDirectory run, LanguageModel model, AdamW optimizer, TrainerState state, int keep)
     {
-        Directory.CreateDirectory(run.CheckpointsDir);
         string final = run.CheckpointDir(state.Step);
-        string tmp = Path.Combine(run.CheckpointsDir, $".incomplete-{Path.GetFileName(final)}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(tmp);
+        string tmp = AtomicDirectory.CreateTempSibling(final, IncompletePurpose);
         ModelStore.Save(model, tmp, state.Tokenizer);
         AfterFileWritten?.Invoke(ModelStore.WeightsFile);
         optimizer.Save(Path.Combine(tmp, OptimizerFile));
@@ -35,8 +36,7 @@ public static class Checkpoint
         AtomicFile.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, TrainerState.JsonOptions) + "\n");
         AfterFileWritten?.Invoke(StateFile);
 
-        if (Directory.Exists(final)) Directory.Delete(final, recursive: true); // re-saving the same step (e.g. interrupted right after one)
-        Directory.Move(tmp, final);
+        AtomicDirectory.MoveIntoPlace(tmp, final); // replaces a checkpoint of the same step (e.g. interrupted right after one)
         AtomicFile.WriteAllText(run.LatestPointer, Path.GetFileName(final) + "\n");
         AfterFileWritten?.Invoke("latest");
 
@@ -50,7 +50,7 @@ public static class Checkpoint
     public static void CleanIncomplete(RunDirectory run)
     {
         if (!Directory.Exists(run.CheckpointsDir)) return;
-        foreach (var d in Directory.GetDirectories(run.CheckpointsDir, ".incomplete-*")) Directory.Delete(d, recursive: true);
+        foreach (var d in AtomicDirectory.Leftovers(run.CheckpointsDir, IncompletePurpose)) Directory.Delete(d, recursive: true);
     }
 
     public static TrainerState LoadState(string dir)

@@ -211,20 +211,67 @@ public sealed class PrepareTests : IDisposable
         AssertNothingWritten();
     }
 
-    [Fact]
-    public void NonEmptyOutputIsRefusedWithoutForceAndReplacedWithIt()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void NonEmptyOutputThatHoldsNoDatasetIsRefusedEvenWithForce(bool force)
     {
+        // Issue 13.1: `prepare --out DIR --force` used to delete everything in DIR (`--out .` wiped the working directory).
         var (_, jsonl, _, _) = MakeCorpus();
         dir.WriteText("out/ds/keep.txt", "precious");
-        var e = Assert.Throws<IOException>(() => DatasetPreparer.Prepare(Options(jsonl)));
-        Assert.Contains("--force", e.Message);
-        Assert.True(File.Exists(dir["out/ds/keep.txt"]));
+        dir.WriteText("out/ds/sub/also.txt", "precious too");
+        var e = Assert.Throws<IOException>(() => DatasetPreparer.Prepare(Options(jsonl) with { Force = force }));
+        Assert.Contains("holds no dataset", e.Message);
+        Assert.Contains("keep.txt", e.Message);
+        Assert.Equal("precious", File.ReadAllText(dir["out/ds/keep.txt"]));
+        Assert.Equal("precious too", File.ReadAllText(dir["out/ds/sub/also.txt"]));
+        Assert.False(File.Exists(dir["out/ds/meta.json"]));
         Assert.Single(Directory.EnumerateFileSystemEntries(dir["out"]));   // no temp directory left
+    }
 
-        var result = DatasetPreparer.Prepare(Options(jsonl) with { Force = true });
-        Assert.False(File.Exists(dir["out/ds/keep.txt"]));
-        Assert.True(File.Exists(Path.Combine(result.OutputDirectory, "meta.json")));
-        Assert.Single(Directory.EnumerateFileSystemEntries(dir["out"]));
+    [Fact]
+    public void ExistingDatasetIsRefusedWithoutForce()
+    {
+        var (_, jsonl, _, _) = MakeCorpus();
+        var first = DatasetPreparer.Prepare(Options(jsonl));
+        var e = Assert.Throws<IOException>(() => DatasetPreparer.Prepare(Options(jsonl) with { Tokenizer = "gpt2" }));
+        Assert.Contains("--force", e.Message);
+        Assert.Contains("other files are kept", e.Message);
+        using var ds = TokenDataset.Open(first.OutputDirectory);
+        Assert.Equal(first.Meta.Tokenizer, ds.Meta.Tokenizer);
+    }
+
+    [Fact]
+    public void ForceReplacesOnlyTheDatasetsOwnFiles()
+    {
+        var (folder, jsonl, _, _) = MakeCorpus();
+        var first = DatasetPreparer.Prepare(Options(folder, jsonl) with { ShardTokens = 1000 });
+        Assert.True(first.Meta.Train.Shards.Count > 3);
+        dir.WriteText("out/ds/notes.txt", "mine");
+        dir.WriteText("out/ds/train_99999.bin.bak", "mine too");
+
+        var second = DatasetPreparer.Prepare(Options(jsonl) with { Force = true, Tokenizer = "gpt2" });
+        using var ds = TokenDataset.Open(second.OutputDirectory);
+        Assert.Equal("gpt2", ds.Meta.Tokenizer);
+        Assert.Equal("mine", File.ReadAllText(dir["out/ds/notes.txt"]));
+        Assert.Equal("mine too", File.ReadAllText(dir["out/ds/train_99999.bin.bak"]));
+        var expected = DatasetDirectory.OwnedFiles(second.Meta).Append("notes.txt").Append("train_99999.bin.bak").Order(StringComparer.Ordinal);
+        Assert.Equal(expected, Directory.GetFileSystemEntries(second.OutputDirectory).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Single(Directory.EnumerateFileSystemEntries(dir["out"]));   // no temp or old directory left
+    }
+
+    [Fact]
+    public void ForceRefusesADatasetWhoseMetaNamesFilesOutsideIt()
+    {
+        var (_, jsonl, _, _) = MakeCorpus();
+        var first = DatasetPreparer.Prepare(Options(jsonl));
+        dir.WriteText("out/victim.txt", "outside the dataset");
+        var meta = first.Meta with { ExtraFiles = ["../victim.txt"] };
+        File.WriteAllText(Path.Combine(first.OutputDirectory, DatasetMeta.FileName), meta.ToJson());
+        var e = Assert.Throws<InvalidDataException>(() => DatasetPreparer.Prepare(Options(jsonl) with { Force = true }));
+        Assert.Contains("../victim.txt", e.Message);
+        Assert.Equal("outside the dataset", File.ReadAllText(dir["out/victim.txt"]));
+        Assert.True(File.Exists(Path.Combine(first.OutputDirectory, first.Meta.Train.Shards[0].File)));
     }
 
     [Fact]

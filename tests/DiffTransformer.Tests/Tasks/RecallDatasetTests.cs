@@ -71,16 +71,37 @@ public sealed class RecallDatasetTests : IDisposable
     }
 
     [Fact]
-    public void NonEmptyDirectoryIsRefusedUnlessForced()
+    public void NonEmptyDirectoryIsRefusedUnlessItHoldsADatasetAndForceIsGiven()
     {
         dir.WriteText("ds/other.txt", "x");
         var e = Assert.Throws<IOException>(() => RecallDataset.Write(dir["ds"], Options, 5, 5, 1));
         Assert.Contains("dataset directory is not empty", e.Message);
+        Assert.Throws<IOException>(() => RecallDataset.Write(dir["ds"], Options, 5, 5, 1, force: true));   // not a dataset: never replaced
+        Assert.True(File.Exists(dir["ds/other.txt"]));
+
+        File.Delete(dir["ds/other.txt"]);
+        RecallDataset.Write(dir["ds"], Options, 3, 3, 1);
+        dir.WriteText("ds/other.txt", "x");
+        e = Assert.Throws<IOException>(() => RecallDataset.Write(dir["ds"], Options, 5, 5, 1));
+        Assert.Contains("pass force", e.Message);
         RecallDataset.Write(dir["ds"], Options, 5, 5, 1, force: true);
-        Assert.False(File.Exists(dir["ds/other.txt"]));
+        Assert.True(File.Exists(dir["ds/other.txt"]));                 // kept: the writer did not write it
         using var ds = TokenDataset.Open(dir["ds"]);
         Assert.Equal(5, ds.Train.Documents);
         Assert.Single(Directory.GetFileSystemEntries(dir.Root));   // no temp or old directories left behind
+    }
+
+    [Fact]
+    public void APreparedDatasetReplacingARecallDatasetTakesItsTaskFileWithIt()
+    {
+        RecallDataset.Write(dir["ds"], Options, 3, 3, 1);
+        Assert.NotNull(RecallDataset.ReadTask(dir["ds"]));
+        dir.WriteText("corpus/a.txt", "a plain document");
+        DatasetPreparer.Prepare(new PrepareOptions { Inputs = [dir["corpus"]], OutputDirectory = dir["ds"], Force = true });
+        Assert.Null(RecallDataset.ReadTask(dir["ds"]));               // recall_task.json was the old dataset's
+        using var prepared = TokenDataset.Open(dir["ds"]);
+        Assert.Equal(DatasetDirectory.OwnedFiles(prepared.Meta).Order(StringComparer.Ordinal),
+                     Directory.GetFileSystemEntries(dir["ds"]).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Theory]

@@ -35,14 +35,10 @@ public static class RecallDataset
         var tokenizer = Tokenizers.Create(TokenizerName);
 
         string outDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
-        string parent = Path.GetDirectoryName(outDir) ?? throw new ArgumentException($"the dataset directory cannot be a root directory: {outDir}");
-        if (File.Exists(outDir)) throw new IOException($"dataset path exists and is a file: {outDir}");
-        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !force)
-            throw new IOException($"dataset directory is not empty: {outDir} (pass force to replace it)");
+        if (Path.GetDirectoryName(outDir) is null) throw new ArgumentException($"the dataset directory cannot be a root directory: {outDir}");
+        var replaced = DatasetDirectory.CheckTarget(outDir, force, "force");
 
-        Directory.CreateDirectory(parent);
-        string tmp = Path.Combine(parent, $".{Path.GetFileName(outDir)}.synthetic-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
-        Directory.CreateDirectory(tmp);
+        string tmp = DatasetDirectory.CreateStaging(outDir, "synthetic");
         try
         {
             var train = WriteSplit(tmp, "train", generator, RecallStream.Train, trainDocs, tokenizer, shardTokens);
@@ -59,16 +55,17 @@ public static class RecallDataset
                 CreatedUtc = DateTime.UtcNow,
                 Train = train,
                 Val = val,
+                ExtraFiles = [RecallTaskFile.FileName],
             };
             var task = new RecallTaskFile { Seed = seed, TrainDocuments = trainDocs, ValDocuments = valDocs, Options = options };
             AtomicFile.WriteAllText(Path.Combine(tmp, RecallTaskFile.FileName), JsonSerializer.Serialize(task, RecallTaskOptions.JsonOptions) + "\n");
             AtomicFile.WriteAllText(Path.Combine(tmp, DatasetMeta.FileName), meta.ToJson() + "\n");
-            MoveIntoPlace(tmp, outDir);
+            DatasetDirectory.Commit(tmp, outDir, replaced);
             return meta;
         }
         catch
         {
-            TryDeleteDirectory(tmp);
+            AtomicDirectory.TryDelete(tmp);
             throw;
         }
     }
@@ -143,52 +140,16 @@ public static class RecallDataset
 
     private static SplitMeta WriteSplit(string dir, string split, RecallTaskGenerator generator, RecallStream stream, long documents, ITokenizer tokenizer, long shardTokens)
     {
-        var shards = new List<ShardMeta>();
-        TokenShardWriter? current = null;
-        long tokens = 0, bytes = 0;
-        try
+        using var writer = new SplitWriter(dir, split, tokenizer, shardTokens);
+        var chunk = new int[ChunkDocuments][];
+        for (long start = 0; start < documents; start += ChunkDocuments)
         {
-            var chunk = new int[ChunkDocuments][];
-            for (long start = 0; start < documents; start += ChunkDocuments)
-            {
-                int count = (int)Math.Min(ChunkDocuments, documents - start);
-                // Document i depends only on (seed, stream, i), so the parallel draw is the same as a serial one.
-                Parallel.For(0, count, i => chunk[i] = Encode(generator.Generate(start + i, stream).Text, tokenizer));
-                for (int i = 0; i < count; i++)
-                {
-                    Append(chunk[i]);
-                    Append([tokenizer.EndOfText]);
-                    bytes += chunk[i].Length;   // ASCII: one byte per token
-                }
-            }
-            CloseShard();
+            int count = (int)Math.Min(ChunkDocuments, documents - start);
+            // Document i depends only on (seed, stream, i), so the parallel draw is the same as a serial one.
+            Parallel.For(0, count, i => chunk[i] = Encode(generator.Generate(start + i, stream).Text, tokenizer));
+            for (int i = 0; i < count; i++) writer.AppendDocument(chunk[i], chunk[i].Length);   // ASCII: one byte per token
         }
-        finally
-        {
-            current?.Dispose();
-        }
-        return new SplitMeta { Documents = documents, Tokens = tokens, Bytes = bytes, Shards = [.. shards] };
-
-        void Append(ReadOnlySpan<int> ids)
-        {
-            while (!ids.IsEmpty)
-            {
-                current ??= new TokenShardWriter(Path.Combine(dir, $"{split}_{shards.Count:D5}.bin"), tokenizer.Name, tokenizer.VocabSize, tokenizer.EndOfText);
-                int n = (int)Math.Min(ids.Length, shardTokens - current.Length);
-                current.Write(ids[..n]);
-                ids = ids[n..];
-                tokens += n;
-                if (current.Length == shardTokens) CloseShard();
-            }
-        }
-
-        void CloseShard()
-        {
-            if (current is null) return;
-            current.Complete();
-            shards.Add(new ShardMeta { File = Path.GetFileName(current.Path), Tokens = current.Length });
-            current = null;
-        }
+        return writer.Complete();
     }
 
     private static int[] Encode(string text, ITokenizer tokenizer)
@@ -197,37 +158,5 @@ public static class RecallDataset
         // The generator writes ASCII only; a mismatch here would shift every span of the document.
         if (ids.Length != text.Length) throw new InvalidOperationException($"recall document is not one byte per character: \"{text}\"");
         return ids;
-    }
-
-    private static void MoveIntoPlace(string tmp, string outDir)
-    {
-        if (Directory.Exists(outDir))
-        {
-            // Swap the old directory out first, so that a failure leaves either the old or the new dataset.
-            string old = Path.Combine(Path.GetDirectoryName(outDir)!, $".{Path.GetFileName(outDir)}.old-{Guid.NewGuid():N}");
-            Directory.Move(outDir, old);
-            try
-            {
-                Directory.Move(tmp, outDir);
-            }
-            catch
-            {
-                Directory.Move(old, outDir);
-                throw;
-            }
-            TryDeleteDirectory(old);
-            return;
-        }
-        Directory.Move(tmp, outDir);
-    }
-
-    private static void TryDeleteDirectory(string dir)
-    {
-        try
-        {
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
     }
 }
