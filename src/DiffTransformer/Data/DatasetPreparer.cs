@@ -25,7 +25,7 @@ public static class DatasetPreparer
         CheckOptions(options);
         var tokenizer = Tokenizers.Create(options.Tokenizer);
         var where = options.ValWhere is null ? null : ValCondition.Parse(options.ValWhere);
-        var files = ResolveInputs(options);
+        var files = TextInputs.Resolve(options.Inputs, options.Globs);
         if (where is not null && files.FirstOrDefault(f => !f.IsJsonl) is { } textFile)
             throw new ArgumentException($"--val-where selects documents by a JSONL field, but {textFile.Path} is a text file");
         string outDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.OutputDirectory));
@@ -76,46 +76,8 @@ public static class DatasetPreparer
         if (o.Globs.Count == 0 || o.Globs.Any(string.IsNullOrWhiteSpace)) throw new ArgumentException("--glob patterns must not be empty");
     }
 
-    internal sealed record InputFile(string Path, bool IsJsonl, bool IsGzip, long Length);
-
-    /// <summary>The input files in reading order; folders are listed recursively (hidden entries skipped) and sorted ordinally.</summary>
-    internal static List<InputFile> ResolveInputs(PrepareOptions options)
-    {
-        var files = new List<InputFile>();
-        foreach (string input in options.Inputs)
-        {
-            if (File.Exists(input))
-            {
-                files.Add(Describe(input));
-            }
-            else if (Directory.Exists(input))
-            {
-                var found = Directory.EnumerateFiles(input, "*", new EnumerationOptions { RecurseSubdirectories = true })
-                    .Where(f => options.Globs.Any(g => FileSystemName.MatchesSimpleExpression(g, Path.GetFileName(f), ignoreCase: true)))
-                    .Order(StringComparer.Ordinal)
-                    .Select(Describe)
-                    .ToList();
-                if (found.Count == 0)
-                    throw new InvalidDataException($"no documents found in {input}: no files matching {string.Join(", ", options.Globs)}");
-                files.AddRange(found);
-            }
-            else
-            {
-                throw new FileNotFoundException($"input not found: {input}", input);
-            }
-        }
-        return files;
-
-        static InputFile Describe(string path)
-        {
-            string name = Path.GetFileName(path);
-            bool jsonl = name.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".jsonl.gz", StringComparison.OrdinalIgnoreCase);
-            return new InputFile(path, jsonl, name.EndsWith(".gz", StringComparison.OrdinalIgnoreCase), new FileInfo(path).Length);
-        }
-    }
-
     /// <summary>Refuses an output that is a file, contains an input, or is not a dataset writer's to replace; returns the dataset replaced.</summary>
-    private static DatasetMeta? CheckOutput(string outDir, PrepareOptions options, List<InputFile> files)
+    private static DatasetMeta? CheckOutput(string outDir, PrepareOptions options, List<TextInputFile> files)
     {
         string prefix = outDir.EndsWith(Path.DirectorySeparatorChar) ? outDir : outDir + Path.DirectorySeparatorChar;
         foreach (var f in files)
@@ -124,7 +86,7 @@ public static class DatasetPreparer
         return DatasetDirectory.CheckTarget(outDir, options.Force, "--force");
     }
 
-    private static string DescribeSource(PrepareOptions options, List<InputFile> files)
+    private static string DescribeSource(PrepareOptions options, List<TextInputFile> files)
     {
         var sb = new StringBuilder(string.Join(", ", options.Inputs));
         sb.Append($" ({files.Count} file{(files.Count == 1 ? "" : "s")}");
@@ -176,26 +138,11 @@ public static class DatasetPreparer
 
         private string ParseJson(string field, ValCondition? where)
         {
-            JsonDocument doc;
-            try
-            {
-                doc = JsonDocument.Parse(raw!);
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{File}:{Line}: not valid JSON: {e.Message}");
-            }
+            string text = TextInputs.StringField(raw!, field, File, Line, out var doc);
             using (doc)
             {
-                var root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object)
-                    throw new InvalidDataException($"{File}:{Line}: expected a JSON object, got {root.ValueKind.ToString().ToLowerInvariant()}");
-                if (!root.TryGetProperty(field, out var value))
-                    throw new InvalidDataException($"{File}:{Line}: no field '{field}' (choose the text field with --field)");
-                if (value.ValueKind != JsonValueKind.String)
-                    throw new InvalidDataException($"{File}:{Line}: field '{field}' is {value.ValueKind.ToString().ToLowerInvariant()}, not a string");
-                if (where is not null) IsVal = where.IsMatch(root, File, Line);
-                return value.GetString()!;
+                if (where is not null) IsVal = where.IsMatch(doc.RootElement, File, Line);
+                return text;
             }
         }
 
@@ -203,7 +150,7 @@ public static class DatasetPreparer
     }
 
     /// <summary>The state of one prepare: a reader task feeding batches to the tokenizing, writing caller thread.</summary>
-    private sealed class Run(PrepareOptions options, ITokenizer tokenizer, ValCondition? where, List<InputFile> files, string dir,
+    private sealed class Run(PrepareOptions options, ITokenizer tokenizer, ValCondition? where, List<TextInputFile> files, string dir,
                              IProgress<PrepareProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
     {
         private long bytesRead;   // input bytes consumed so far; touched by the reader task only
@@ -285,19 +232,18 @@ public static class DatasetPreparer
             long index = 0, done = 0;
             foreach (var file in files)
             {
-                using var fs = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-                using var decompressed = file.IsGzip ? new GZipStream(fs, CompressionMode.Decompress) : null;
-                using var reader = new StreamReader(decompressed ?? (Stream)fs, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+                using var reader = TextInputs.OpenReader(file, out var fs);
+                using var _ = fs;
                 if (!file.IsJsonl)
                 {
-                    string text = ReadAll(reader, file.Path);
+                    string text = TextInputs.ReadAll(reader, file.Path);
                     bytesRead = done + file.Length;
                     yield return new WorkItem(file.Path, 1, index++, text, isJson: false);
                 }
                 else
                 {
                     long line = 0;
-                    while (ReadLine(reader, file.Path, line + 1) is { } text)
+                    while (TextInputs.ReadLine(reader, file.Path, line + 1) is { } text)
                     {
                         line++;
                         if (string.IsNullOrWhiteSpace(text)) continue;
@@ -308,19 +254,6 @@ public static class DatasetPreparer
                 done += file.Length;
                 bytesRead = done;
             }
-        }
-
-        // A corrupt gzip stream surfaces as InvalidDataException without the file name; add it.
-        private static string ReadAll(StreamReader reader, string path)
-        {
-            try { return reader.ReadToEnd(); }
-            catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
-        }
-
-        private static string? ReadLine(StreamReader reader, string path, long line)
-        {
-            try { return reader.ReadLine(); }
-            catch (InvalidDataException e) { throw new InvalidDataException($"{path}:{line}: {e.Message}", e); }
         }
     }
 }

@@ -40,7 +40,7 @@ public sealed class TextGenerator : IDisposable
     /// <paramref name="tokenizer"/> for a model saved without one. Refuses a tokenizer that contradicts the recorded
     /// one, a vocabulary that does not fit the model's, and (via the strict loader) weights of another architecture.
     /// </summary>
-    public static TextGenerator Load(string modelPath, string? tokenizer = null, AttentionKernel kernel = AttentionKernel.Fused)
+    public static TextGenerator Load(string modelPath, string? tokenizer = null, AttentionKernel kernel = AttentionKernel.Blocked)
     {
         string? recorded = ModelStore.LoadTokenizerName(modelPath);
         if (recorded is not null && tokenizer is not null && recorded != tokenizer)
