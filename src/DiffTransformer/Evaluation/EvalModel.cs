@@ -1,0 +1,87 @@
+using DiffTransformer.Data;
+using DiffTransformer.Inference;
+using DiffTransformer.Model;
+
+namespace DiffTransformer.Evaluation;
+
+/// <summary>
+/// A saved model loaded for evaluation, with its tokenizer and a label for tables. Accepts a model directory, its
+/// weights file, or a run directory whose <c>final/</c> holds the model.
+/// </summary>
+public sealed class EvalModel : IDisposable
+{
+    private EvalModel(string path, string label, TextGenerator generator)
+    {
+        Path = path;
+        Label = label;
+        Generator = generator;
+    }
+
+    /// <summary>The model directory (absolute).</summary>
+    public string Path { get; }
+
+    /// <summary>Column heading: the architecture and the directory, e.g. "DIFF (runs/needle-compare/diff/final)".</summary>
+    public string Label { get; }
+
+    public TextGenerator Generator { get; }
+    public LanguageModel Model => Generator.Model;
+    public ITokenizer Tokenizer => Generator.Tokenizer;
+    public ModelConfig Config => Model.Config;
+    public long Parameters => Model.parameters().Sum(p => p.numel());
+
+    /// <summary>What the JSON report records of the model.</summary>
+    public EvalModelInfo Info => new(Path, Label, Config.Arch, Parameters, Tokenizer.Name, Config);
+
+    /// <summary>Loads the model at <paramref name="path"/> with the attention <paramref name="kernel"/>.</summary>
+    public static EvalModel Load(string path, AttentionKernel kernel = AttentionKernel.Blocked)
+    {
+        string dir = ResolveModelPath(path);
+        var generator = TextGenerator.Load(dir, kernel: kernel);
+        string arch = generator.Model.Config.Arch == Architecture.Diff ? "DIFF" : "Transformer";
+        return new EvalModel(System.IO.Path.GetFullPath(dir), $"{arch} ({RelativeOrFull(dir)})", generator);
+    }
+
+    /// <summary>Loads every model (labels made unique), disposing those already loaded when one fails.</summary>
+    public static List<EvalModel> LoadAll(IReadOnlyList<string> paths, AttentionKernel kernel = AttentionKernel.Blocked)
+    {
+        if (paths.Count == 0) throw new ArgumentException("no models given (--models DIR [DIR …])");
+        var models = new List<EvalModel>();
+        try
+        {
+            foreach (var p in paths) models.Add(Load(p, kernel));
+            var duplicates = models.GroupBy(m => m.Path).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+            if (duplicates.Count > 0) throw new ArgumentException($"the model {duplicates[0]} is given twice");
+            return models;
+        }
+        catch
+        {
+            foreach (var m in models) m.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The model directory for <paramref name="path"/>: itself when it holds a model (or is a weights file), its
+    /// <c>final/</c> when it is a run directory that completed; otherwise an error that says what is there.
+    /// </summary>
+    public static string ResolveModelPath(string path)
+    {
+        if (File.Exists(path)) return path;
+        if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"no model at {path}: no such file or directory");
+        if (File.Exists(System.IO.Path.Combine(path, ModelStore.WeightsFile))) return path;
+        string final = System.IO.Path.Combine(path, "final");
+        if (File.Exists(System.IO.Path.Combine(final, ModelStore.WeightsFile))) return final;
+        string hint = File.Exists(System.IO.Path.Combine(path, "run.json"))
+            ? " (a run directory whose training has not completed: its model will be in final/; a checkpoint under checkpoints/ can be evaluated too)"
+            : "";
+        throw new FileNotFoundException($"no model at {path}: it holds no {ModelStore.WeightsFile}{hint}", path);
+    }
+
+    private static string RelativeOrFull(string dir)
+    {
+        string rel = System.IO.Path.GetRelativePath(Environment.CurrentDirectory, System.IO.Path.GetFullPath(dir));
+        return rel.StartsWith("..", StringComparison.Ordinal) ? System.IO.Path.GetFullPath(dir) : rel;
+    }
+
+    public void Dispose() => Generator.Dispose();
+}
