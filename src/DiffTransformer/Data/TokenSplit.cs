@@ -29,6 +29,31 @@ public sealed class TokenSplit : ITokenSequence
 
     public void CopyTo(long start, Span<long> destination) => Copy(start, destination);
 
+    /// <summary>
+    /// The split's documents in order, each the tokens before its end-of-text (<paramref name="endOfText"/>; every
+    /// document a dataset writer appends ends with one), read a block at a time.
+    /// </summary>
+    public IEnumerable<int[]> ReadDocuments(int endOfText)
+    {
+        var buffer = new int[1 << 16];
+        var document = new List<int>();
+        for (long pos = 0; pos < Length; pos += buffer.Length)
+        {
+            int n = (int)Math.Min(buffer.Length, Length - pos);
+            CopyTo(pos, buffer.AsSpan(0, n));
+            for (int i = 0; i < n; i++)
+            {
+                if (buffer[i] != endOfText)
+                {
+                    document.Add(buffer[i]);
+                    continue;
+                }
+                yield return document.ToArray();
+                document.Clear();
+            }
+        }
+    }
+
     public void CopyTo(long start, Span<int> destination) => Copy(start, destination);
 
     // Walks the shards that overlap the window, filling the destination piece by piece.

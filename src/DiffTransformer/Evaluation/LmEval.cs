@@ -93,26 +93,8 @@ public static class LmEval
     private static List<TextDocument> DatasetDocuments(TokenDataset dataset, TokenSplit split, int max)
     {
         var tokenizer = dataset.CreateTokenizer();
-        var docs = new List<TextDocument>();
-        var current = new List<int>();
-        var buffer = new int[1 << 16];
-        for (long pos = 0; pos < split.Length && docs.Count < max; pos += buffer.Length)
-        {
-            int n = (int)Math.Min(buffer.Length, split.Length - pos);
-            split.CopyTo(pos, buffer.AsSpan(0, n));
-            for (int i = 0; i < n && docs.Count < max; i++)
-            {
-                if (buffer[i] != tokenizer.EndOfText)
-                {
-                    current.Add(buffer[i]);
-                    continue;
-                }
-                if (current.Count > 0) docs.Add(new TextDocument($"{split.Name} document {docs.Count}", tokenizer.Decode(current.ToArray())));
-                current.Clear();
-            }
-        }
-        if (current.Count > 0 && docs.Count < max) docs.Add(new TextDocument($"{split.Name} document {docs.Count}", tokenizer.Decode(current.ToArray())));
-        return docs;
+        return split.ReadDocuments(tokenizer.EndOfText).Where(d => d.Length > 0).Take(max)
+            .Select((d, i) => new TextDocument($"{split.Name} document {i}", tokenizer.Decode(d))).ToList();
     }
 
     /// <summary>

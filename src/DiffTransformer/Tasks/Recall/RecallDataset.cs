@@ -103,29 +103,16 @@ public static class RecallDataset
         var tokenizer = dataset.CreateTokenizer();
         var split = dataset.Val;
         var examples = new List<RecallExample>();
-        var buffer = new int[1 << 16];
-        var document = new List<int>();
-        for (long pos = 0; pos < split.Length && examples.Count < maxExamples; pos += buffer.Length)
+        foreach (var document in split.ReadDocuments(tokenizer.EndOfText))
         {
-            int n = (int)Math.Min(buffer.Length, split.Length - pos);
-            split.CopyTo(pos, buffer.AsSpan(0, n));
-            for (int i = 0; i < n && examples.Count < maxExamples; i++)
+            if (examples.Count >= maxExamples) break;
+            try
             {
-                if (buffer[i] != tokenizer.EndOfText)
-                {
-                    document.Add(buffer[i]);
-                    continue;
-                }
-                string text = tokenizer.Decode(document.ToArray());
-                try
-                {
-                    examples.Add(RecallExample.Parse(text));
-                }
-                catch (FormatException e)
-                {
-                    throw new InvalidDataException($"{dataset.Directory}: val document {examples.Count} is not a recall document: {e.Message}");
-                }
-                document.Clear();
+                examples.Add(RecallExample.Parse(tokenizer.Decode(document)));
+            }
+            catch (FormatException e)
+            {
+                throw new InvalidDataException($"{dataset.Directory}: val document {examples.Count} is not a recall document: {e.Message}");
             }
         }
         return examples;
