@@ -75,4 +75,46 @@ public static class DatasetDirectory
             .Concat(meta.Train.Shards.Select(s => s.File))
             .Concat(meta.Val.Shards.Select(s => s.File))
             .Concat(meta.ExtraFiles ?? []);
+
+    /// <summary>
+    /// Writes a generated dataset into <paramref name="dir"/>: <paramref name="writeSplits"/> fills the train and val
+    /// splits of a staging directory, the <paramref name="extraFiles"/> (name → text) are written beside them and named in
+    /// meta.json, and the whole is committed as <see cref="Commit"/> does. Refuses what <see cref="CheckTarget"/> refuses.
+    /// </summary>
+    public static DatasetMeta WriteGenerated(string dir, bool force, string purpose, ITokenizer tokenizer, long seed, long shardTokens, string source,
+        Func<string, (SplitMeta Train, SplitMeta Val)> writeSplits, IReadOnlyDictionary<string, string> extraFiles)
+    {
+        if (shardTokens < 1) throw new ArgumentException($"shard size must be positive, got {shardTokens} tokens");
+        string outDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
+        if (Path.GetDirectoryName(outDir) is null) throw new ArgumentException($"the dataset directory cannot be a root directory: {outDir}");
+        var replaced = CheckTarget(outDir, force, "force");
+        string staging = CreateStaging(outDir, purpose);
+        try
+        {
+            var (train, val) = writeSplits(staging);
+            var meta = new DatasetMeta
+            {
+                Tokenizer = tokenizer.Name,
+                VocabSize = tokenizer.VocabSize,
+                EotId = tokenizer.EndOfText,
+                TokenWidth = Tokenizers.TokenWidth(tokenizer.VocabSize),
+                Seed = seed,
+                ShardTokens = shardTokens,
+                Source = source,
+                CreatedUtc = DateTime.UtcNow,
+                Train = train,
+                Val = val,
+                ExtraFiles = extraFiles.Count == 0 ? null : [.. extraFiles.Keys],
+            };
+            foreach (var (name, text) in extraFiles) AtomicFile.WriteAllText(Path.Combine(staging, name), text);
+            AtomicFile.WriteAllText(Path.Combine(staging, DatasetMeta.FileName), meta.ToJson() + "\n");
+            Commit(staging, outDir, replaced);
+            return meta;
+        }
+        catch
+        {
+            AtomicDirectory.TryDelete(staging);
+            throw;
+        }
+    }
 }

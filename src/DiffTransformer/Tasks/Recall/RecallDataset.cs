@@ -31,43 +31,12 @@ public static class RecallDataset
         var generator = new RecallTaskGenerator(options, seed);
         if (trainDocs < 1) throw new ArgumentException($"train documents must be at least 1, got {trainDocs}");
         if (valDocs < 1) throw new ArgumentException($"val documents must be at least 1, got {valDocs}");
-        if (shardTokens < 1) throw new ArgumentException($"shard size must be positive, got {shardTokens} tokens");
         var tokenizer = Tokenizers.Create(TokenizerName);
-
-        string outDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
-        if (Path.GetDirectoryName(outDir) is null) throw new ArgumentException($"the dataset directory cannot be a root directory: {outDir}");
-        var replaced = DatasetDirectory.CheckTarget(outDir, force, "force");
-
-        string tmp = DatasetDirectory.CreateStaging(outDir, "synthetic");
-        try
-        {
-            var train = WriteSplit(tmp, "train", generator, RecallStream.Train, trainDocs, tokenizer, shardTokens);
-            var val = WriteSplit(tmp, "val", generator, RecallStream.Heldout, valDocs, tokenizer, shardTokens);
-            var meta = new DatasetMeta
-            {
-                Tokenizer = tokenizer.Name,
-                VocabSize = tokenizer.VocabSize,
-                EotId = tokenizer.EndOfText,
-                TokenWidth = Tokenizers.TokenWidth(tokenizer.VocabSize),
-                Seed = seed,
-                ShardTokens = shardTokens,
-                Source = Describe(options, seed),
-                CreatedUtc = DateTime.UtcNow,
-                Train = train,
-                Val = val,
-                ExtraFiles = [RecallTaskFile.FileName],
-            };
-            var task = new RecallTaskFile { Seed = seed, TrainDocuments = trainDocs, ValDocuments = valDocs, Options = options };
-            AtomicFile.WriteAllText(Path.Combine(tmp, RecallTaskFile.FileName), JsonSerializer.Serialize(task, RecallTaskOptions.JsonOptions) + "\n");
-            AtomicFile.WriteAllText(Path.Combine(tmp, DatasetMeta.FileName), meta.ToJson() + "\n");
-            DatasetDirectory.Commit(tmp, outDir, replaced);
-            return meta;
-        }
-        catch
-        {
-            AtomicDirectory.TryDelete(tmp);
-            throw;
-        }
+        var task = new RecallTaskFile { Seed = seed, TrainDocuments = trainDocs, ValDocuments = valDocs, Options = options };
+        return DatasetDirectory.WriteGenerated(dir, force, "synthetic", tokenizer, seed, shardTokens, Describe(options, seed),
+            staging => (WriteSplit(staging, "train", generator, RecallStream.Train, trainDocs, tokenizer, shardTokens),
+                        WriteSplit(staging, "val", generator, RecallStream.Heldout, valDocs, tokenizer, shardTokens)),
+            new Dictionary<string, string> { [RecallTaskFile.FileName] = JsonSerializer.Serialize(task, RecallTaskOptions.JsonOptions) + "\n" });
     }
 
     /// <summary>meta.json's <c>source</c> for a synthetic dataset.</summary>

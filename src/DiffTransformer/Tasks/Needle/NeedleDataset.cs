@@ -1,0 +1,86 @@
+using System.Text.Json;
+using DiffTransformer.Data;
+
+namespace DiffTransformer.Tasks.Needle;
+
+/// <summary>
+/// Writes the needle task (<see cref="NeedleBuilder.TrainingDocument"/>) as an ordinary byte-level token dataset with
+/// needle_task.json beside it. Document i of a split depends only on (seed, split, i), so the parallel draw equals a
+/// serial one and the same arguments give the same bytes.
+/// </summary>
+public static class NeedleDataset
+{
+    public const string TokenizerName = "byte";
+    private const int ChunkDocuments = 2048;
+    private const ulong ValSalt = 0x6E6565646C652D76UL;
+
+    /// <summary>The haystack a task file names: its files re-read, or the generated filler of its seed.</summary>
+    public static Haystack OpenHaystack(IReadOnlyList<string> inputs, string field, long seed) =>
+        inputs.Count == 0 ? Haystack.Generated(seed) : Haystack.FromFiles(inputs, field);
+
+    /// <summary>
+    /// Generates the dataset into <paramref name="dir"/> (refused when it holds anything but a dataset, or a dataset
+    /// without <paramref name="force"/>). <paramref name="haystackInputs"/> empty: generated filler.
+    /// </summary>
+    public static DatasetMeta Write(string dir, NeedleTaskOptions options, IReadOnlyList<string> haystackInputs, string haystackField,
+        long trainDocs, long valDocs, long seed, bool force = false, long shardTokens = 100_000_000)
+    {
+        options.Validate();
+        if (trainDocs < 1) throw new ArgumentException($"train documents must be at least 1, got {trainDocs}");
+        if (valDocs < 1) throw new ArgumentException($"val documents must be at least 1, got {valDocs}");
+        var inputs = haystackInputs.Select(Path.GetFullPath).ToList();
+        var haystack = OpenHaystack(inputs, haystackField, seed);
+        var tokenizer = Tokenizers.Create(TokenizerName);
+        var task = new NeedleTaskFile
+        {
+            Seed = seed, TrainDocuments = trainDocs, ValDocuments = valDocs, Haystack = inputs, HaystackField = haystackField, Options = options,
+        };
+        string source = $"needle task (difft, generator v{NeedleTaskFile.CurrentGeneratorVersion}, seed {seed}) in {haystack.Source}: {options.Describe()}";
+        return DatasetDirectory.WriteGenerated(dir, force, "needle", tokenizer, seed, shardTokens, source,
+            staging => (WriteSplit(staging, "train", options, haystack, tokenizer, trainDocs, (ulong)seed, shardTokens),
+                        WriteSplit(staging, "val", options, haystack, tokenizer, valDocs, (ulong)seed ^ ValSalt, shardTokens)),
+            new Dictionary<string, string> { [NeedleTaskFile.FileName] = JsonSerializer.Serialize(task, JsonOptions) + "\n" });
+    }
+
+    /// <summary>needle_task.json of a dataset directory; null when it has none.</summary>
+    public static NeedleTaskFile? ReadTask(string dir)
+    {
+        string path = Path.Combine(dir, NeedleTaskFile.FileName);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var task = JsonSerializer.Deserialize<NeedleTaskFile>(File.ReadAllText(path), JsonOptions) ?? throw new InvalidDataException($"{path}: empty task description");
+            if (task.Task != NeedleTaskFile.TaskName) throw new InvalidDataException($"{path}: task is '{task.Task}', expected '{NeedleTaskFile.TaskName}'");
+            return task;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}");
+        }
+    }
+
+    /// <summary>The random source of document <paramref name="index"/> of a split.</summary>
+    public static Random DocumentRandom(ulong seed, long index) => new((int)(CounterHash.Hash(seed, (ulong)index) & 0x7FFFFFFF));
+
+    private static SplitMeta WriteSplit(string dir, string split, NeedleTaskOptions options, Haystack haystack, ITokenizer tokenizer, long documents, ulong seed, long shardTokens)
+    {
+        using var writer = new SplitWriter(dir, split, tokenizer, shardTokens);
+        haystack.Tokens(tokenizer);                                               // encode once before the parallel draw
+        var chunk = new int[ChunkDocuments][];
+        for (long start = 0; start < documents; start += ChunkDocuments)
+        {
+            int count = (int)Math.Min(ChunkDocuments, documents - start);
+            Parallel.For(0, count, i => chunk[i] = NeedleBuilder.TrainingDocument(options, haystack, tokenizer, DocumentRandom(seed, start + i)));
+            for (int i = 0; i < count; i++) writer.AppendDocument(chunk[i], chunk[i].Length);   // byte tokens: one byte each
+        }
+        return writer.Complete();
+    }
+
+    internal static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
+}
