@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using DiffTransformer.Data;
+using DiffTransformer.Tasks.Needle;
+
+namespace DiffTransformer.Evaluation;
+
+/// <summary>
+/// The paper's multi-needle retrieval (docs/EVALUATION.md, "eval needle"): for every prompt length × N/R setting × answer
+/// depth, <see cref="NeedleEvalOptions.Samples"/> documents of haystack with N needles, the first R of them at the depth
+/// (in a row) and the rest at random depths; each of the R is asked in its own prompt, answered by greedy decoding and
+/// classified (<see cref="NeedleAnswers.Classify"/>). The documents are a function of the seed, the cell and the
+/// tokenizer, so models with one tokenizer see the same documents.
+/// </summary>
+public static class NeedleEval
+{
+    public static NeedleEvalResult Run(IReadOnlyList<EvalModel> models, NeedleEvalOptions options, IProgress<string>? progress = null, CancellationToken cancel = default)
+    {
+        if (models.Count == 0) throw new ArgumentException("no models to evaluate");
+        options.Task.Validate();
+        if (options.Samples < 1) throw new ArgumentException($"--samples must be at least 1, got {options.Samples}");
+        if (options.Settings.Count == 0 || options.Depths.Count == 0) throw new ArgumentException("the grid needs at least one N/R setting and one depth");
+        foreach (var d in options.Depths)
+            if (!(d >= 0 && d <= 1)) throw new ArgumentException($"depth {d} is outside [0, 1] (give depths as fractions, e.g. 0.25)");
+        foreach (var s in options.Settings)
+            if (s.Needles > options.Task.Keys.Count) throw new ArgumentException($"setting {s} needs {s.Needles} keys; {options.Task.Keys.Count} are given");
+        var lengths = options.Lengths ?? DefaultLengths(models);
+        foreach (var m in models)
+            foreach (int l in lengths)
+                if (l > m.Config.MaxSeqLen)
+                    throw new ArgumentException($"prompt length {l} is longer than the context of the model at {m.Path} (max_seq_len {m.Config.MaxSeqLen})");
+        foreach (var m in models) CheckEncodes(m.Tokenizer, options.Task);
+        var haystack = NeedleDataset.OpenHaystack(options.Haystack, options.HaystackField, options.Seed);
+
+        var clock = Stopwatch.StartNew();
+        var lastReport = TimeSpan.Zero;
+        int totalCells = lengths.Count * options.Settings.Count * options.Depths.Count, cellsDone = 0;
+        var scores = new List<NeedleModelScore>();
+        foreach (var m in models)
+        {
+            var cells = new List<NeedleCell>();
+            var answers = new List<NeedleAnswer>();
+            for (int li = 0; li < lengths.Count; li++)
+                for (int si = 0; si < options.Settings.Count; si++)
+                    for (int di = 0; di < options.Depths.Count; di++)
+                    {
+                        cancel.ThrowIfCancellationRequested();
+                        var (cell, cellAnswers) = RunCell(m, haystack, options, lengths[li], options.Settings[si], options.Depths[di], (ulong)(li * 1_000_000 + si * 1_000 + di));
+                        cells.Add(cell);
+                        answers.AddRange(cellAnswers);
+                        cellsDone++;
+                        if (progress is not null && (clock.Elapsed - lastReport).TotalSeconds >= 2)
+                        {
+                            lastReport = clock.Elapsed;
+                            progress.Report($"{m.Label}: cell {cellsDone}/{totalCells * models.Count} (length {lengths[li]}, {options.Settings[si]}, depth {options.Depths[di]:P0}), {clock.Elapsed.TotalSeconds:F0} s");
+                        }
+                    }
+            scores.Add(new NeedleModelScore(m.Info, cells, answers));
+        }
+        return new NeedleEvalResult(haystack.Source, lengths, options.Settings.Select(s => s.ToString()).ToList(), options.Depths, options.Samples, scores);
+    }
+
+    /// <summary>A quarter, half and all of the shortest context among the models.</summary>
+    public static IReadOnlyList<int> DefaultLengths(IReadOnlyList<EvalModel> models)
+    {
+        int max = models.Min(m => m.Config.MaxSeqLen);
+        return new[] { max / 4, max / 2, max }.Where(l => l > 0).Distinct().ToList();
+    }
+
+    /// <summary>
+    /// The documents of one cell for one tokenizer: the prompts (context, then one question), the asked key and value,
+    /// the other values and the context text. Public so that <c>eval attention</c> measures on the same documents.
+    /// </summary>
+    public static List<NeedlePrompt> CellPrompts(ITokenizer tokenizer, Haystack haystack, NeedleEvalOptions options, int length, NeedleSetting setting, double depth, ulong cellKey)
+    {
+        var task = options.Task;
+        int questionRoom = task.Keys.Max(k => task.Template.EncodeQuestion(tokenizer, k).Length);
+        var prompts = new List<NeedlePrompt>();
+        for (int s = 0; s < options.Samples; s++)
+        {
+            var rng = NeedleDataset.DocumentRandom((ulong)options.Seed ^ cellKey * 0x9E3779B97F4A7C15UL, s);
+            var keys = NeedleBuilder.DrawKeys(rng, task.Keys, setting.Needles);
+            var values = NeedleBuilder.DrawValues(rng, setting.Needles, task.ValueDigits);
+            int needleTokens = keys.Select((k, i) => task.Template.EncodeNeedle(tokenizer, k, values[i]).Tokens.Length).Sum();
+            int h = length - options.MaxNewTokens - questionRoom - 1 - needleTokens;
+            if (h < 8) return [];                                              // the needles do not fit this length
+            var placements = keys.Select((k, i) => (k, values[i], i < setting.Asked ? depth : rng.NextDouble())).ToList();
+            var doc = NeedleBuilder.Build(tokenizer, task.Template, haystack.Window(tokenizer, h, rng), placements);
+            string context = tokenizer.Decode(doc.Context[1..]);
+            for (int j = 0; j < setting.Asked; j++)
+                prompts.Add(new NeedlePrompt(s, doc, [.. doc.Context, .. task.Template.EncodeQuestion(tokenizer, keys[j])], keys[j], values[j],
+                                             values.Where((_, i) => i != j).ToList(), context));
+        }
+        return prompts;
+    }
+
+    private static (NeedleCell, List<NeedleAnswer>) RunCell(EvalModel m, Haystack haystack, NeedleEvalOptions options, int length, NeedleSetting setting, double depth, ulong cellKey)
+    {
+        var classes = Enum.GetValues<AnswerClass>().ToDictionary(k => k, _ => 0);
+        var prompts = CellPrompts(m.Tokenizer, haystack, options, length, setting, depth, cellKey);
+        if (prompts.Count == 0) return (new NeedleCell(length, setting.ToString(), depth, false, classes), []);
+        var outputs = GreedyDecoder.Decode(m.Model, prompts.Select(p => p.Tokens).ToList(), options.MaxNewTokens, options.BatchSize);
+        var answers = new List<NeedleAnswer>();
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            var p = prompts[i];
+            string generated = m.Tokenizer.Decode(outputs[i]);
+            var k = NeedleAnswers.Classify(generated, p.Value, p.OtherValues, p.ContextText);
+            classes[k]++;
+            answers.Add(new NeedleAnswer(length, setting.ToString(), depth, p.Sample, p.Key, p.Value, generated, k));
+        }
+        return (new NeedleCell(length, setting.ToString(), depth, true, classes), answers);
+    }
+
+    /// <summary>Refuses a tokenizer that does not give back the needle and question it encoded (the message names both).</summary>
+    public static void CheckEncodes(ITokenizer tokenizer, NeedleTaskOptions task)
+    {
+        string key = task.Keys[0], value = new('7', task.ValueDigits);
+        var (tokens, _, _) = task.Template.EncodeNeedle(tokenizer, key, value);
+        string expected = " " + task.Template.Needle.Replace(NeedleTemplate.KeySlot, key).Replace(NeedleTemplate.ValueSlot, value);
+        string back = tokenizer.Decode(tokens);
+        if (back != expected)
+            throw new ArgumentException($"the tokenizer '{tokenizer.Name}' cannot encode the needle: \"{expected}\" comes back as \"{back}\"");
+    }
+}
