@@ -15,20 +15,7 @@ public static class NeedleEval
 {
     public static NeedleEvalResult Run(IReadOnlyList<EvalModel> models, NeedleEvalOptions options, IProgress<string>? progress = null, CancellationToken cancel = default)
     {
-        if (models.Count == 0) throw new ArgumentException("no models to evaluate");
-        options.Task.Validate();
-        if (options.Samples < 1) throw new ArgumentException($"--samples must be at least 1, got {options.Samples}");
-        if (options.Settings.Count == 0 || options.Depths.Count == 0) throw new ArgumentException("the grid needs at least one N/R setting and one depth");
-        foreach (var d in options.Depths)
-            if (!(d >= 0 && d <= 1)) throw new ArgumentException($"depth {d} is outside [0, 1] (give depths as fractions, e.g. 0.25)");
-        foreach (var s in options.Settings)
-            if (s.Needles > options.Task.Keys.Count) throw new ArgumentException($"setting {s} needs {s.Needles} keys; {options.Task.Keys.Count} are given");
-        var lengths = options.Lengths ?? DefaultLengths(models);
-        foreach (var m in models)
-            foreach (int l in lengths)
-                if (l > m.Config.MaxSeqLen)
-                    throw new ArgumentException($"prompt length {l} is longer than the context of the model at {m.Path} (max_seq_len {m.Config.MaxSeqLen})");
-        foreach (var m in models) CheckEncodes(m.Tokenizer, options.Task);
+        var lengths = Check(models, options);
         var haystack = NeedleDataset.OpenHaystack(options.Haystack, options.HaystackField, options.Seed);
 
         var clock = Stopwatch.StartNew();
@@ -57,6 +44,29 @@ public static class NeedleEval
             scores.Add(new NeedleModelScore(m.Info, cells, answers));
         }
         return new NeedleEvalResult(haystack.Source, lengths, options.Settings.Select(s => s.ToString()).ToList(), options.Depths, options.Samples, scores);
+    }
+
+    /// <summary>
+    /// Checks the grid against the models before anything runs (every message names the value and, where it applies,
+    /// the model's path and limit); returns the prompt lengths.
+    /// </summary>
+    public static IReadOnlyList<int> Check(IReadOnlyList<EvalModel> models, NeedleEvalOptions options)
+    {
+        if (models.Count == 0) throw new ArgumentException("no models to evaluate");
+        options.Task.Validate();
+        if (options.Samples < 1) throw new ArgumentException($"--samples must be at least 1, got {options.Samples}");
+        if (options.Settings.Count == 0 || options.Depths.Count == 0) throw new ArgumentException("the grid needs at least one N/R setting and one depth");
+        foreach (var d in options.Depths)
+            if (!(d >= 0 && d <= 1)) throw new ArgumentException($"depth {d} is outside [0, 1] (give depths as fractions, e.g. 0.25)");
+        foreach (var s in options.Settings)
+            if (s.Needles > options.Task.Keys.Count) throw new ArgumentException($"setting {s} needs {s.Needles} keys; {options.Task.Keys.Count} are given");
+        var lengths = options.Lengths ?? DefaultLengths(models);
+        foreach (var m in models)
+            foreach (int l in lengths)
+                if (l > m.Config.MaxSeqLen)
+                    throw new ArgumentException($"prompt length {l} is longer than the context of the model at {m.Path} (max_seq_len {m.Config.MaxSeqLen})");
+        foreach (var m in models) CheckEncodes(m.Tokenizer, options.Task);
+        return lengths;
     }
 
     /// <summary>A quarter, half and all of the shortest context among the models.</summary>

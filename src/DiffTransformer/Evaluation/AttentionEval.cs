@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using DiffTransformer.Data;
+using DiffTransformer.Model;
+using DiffTransformer.Tasks.Needle;
+using static TorchSharp.torch;
+
+namespace DiffTransformer.Evaluation;
+
+/// <summary>
+/// Attention allocation on the needle documents (the paper's Table 3; docs/EVALUATION.md, "eval attention"): each prompt
+/// of <see cref="NeedleEval.CellPrompts"/> is fed with the answer up to (not including) its first digit token, through the
+/// explicit kernel with every layer's maps captured; at the last position — the one that produces the first digit — the
+/// attention row of every head is split into the share on the asked needle's value tokens and the share on the haystack.
+/// </summary>
+public static class AttentionEval
+{
+    public static AttentionEvalResult Run(IReadOnlyList<EvalModel> models, NeedleEvalOptions options, IProgress<string>? progress = null, CancellationToken cancel = default)
+    {
+        var lengths = NeedleEval.Check(models, options);
+        var haystack = NeedleDataset.OpenHaystack(options.Haystack, options.HaystackField, options.Seed);
+        var clock = Stopwatch.StartNew();
+        var lastReport = TimeSpan.Zero;
+        var scores = new List<AttentionModelScore>();
+        foreach (var m in models)
+        {
+            var shares = new List<AttentionShare>();
+            for (int li = 0; li < lengths.Count; li++)
+                for (int si = 0; si < options.Settings.Count; si++)
+                    for (int di = 0; di < options.Depths.Count; di++)
+                    {
+                        cancel.ThrowIfCancellationRequested();
+                        ulong key = (ulong)(li * 1_000_000 + si * 1_000 + di);
+                        foreach (var p in NeedleEval.CellPrompts(m.Tokenizer, haystack, options, lengths[li], options.Settings[si], options.Depths[di], key))
+                            shares.Add(Measure(m, options.Task, p, lengths[li], options.Settings[si].ToString(), options.Depths[di]));
+                        if (progress is not null && (clock.Elapsed - lastReport).TotalSeconds >= 2)
+                        {
+                            lastReport = clock.Elapsed;
+                            progress.Report($"{m.Label}: {shares.Count} prompts measured (length {lengths[li]}, {options.Settings[si]}, depth {options.Depths[di]:P0}), {clock.Elapsed.TotalSeconds:F0} s");
+                        }
+                    }
+            scores.Add(new AttentionModelScore(m.Info, shares));
+        }
+        return new AttentionEvalResult(haystack.Source, lengths, options.Settings.Select(s => s.ToString()).ToList(), options.Depths, options.Samples, scores);
+    }
+
+    /// <summary>The shares of one prompt, per layer (mean over heads).</summary>
+    public static AttentionShare Measure(EvalModel m, NeedleTaskOptions task, NeedlePrompt prompt, int length, string setting, double depth)
+    {
+        var answer = task.Template.EncodeAnswer(m.Tokenizer, prompt.Value);
+        int firstDigit = Array.FindIndex(answer, t => m.Tokenizer.Decode([t]).Any(char.IsAsciiDigit));
+        if (firstDigit < 0) throw new InvalidOperationException($"the answer \"{m.Tokenizer.Decode(answer)}\" has no digit token");
+        int[] input = [.. prompt.Tokens, .. answer[..firstDigit]];
+        int q = input.Length - 1;
+        var asked = prompt.Document.Needles.Single(n => n.Key == prompt.Key);
+        var haystack = prompt.Document.HaystackPositions().ToArray();
+
+        bool diff = m.Config.Arch == Architecture.Diff;
+        using var capture = new AttentionCapture { WantLogits = false, WantProbs = !diff, WantDifferential = diff };
+        bool wasTraining = m.Model.training;
+        m.Model.eval();
+        try
+        {
+            using var _ = no_grad();
+            using var scope = NewDisposeScope();
+            m.Model.Forward(tensor(input.Select(x => (long)x).ToArray(), [1, input.Length]), 0, capture);
+        }
+        finally
+        {
+            if (wasTraining) m.Model.train();
+        }
+        var answerShares = new List<double>();
+        var noiseShares = new List<double>();
+        var restShares = new List<double>();
+        foreach (var layer in capture.Maps.OrderBy(x => x.Layer))
+        {
+            var map = diff ? layer.Differential! : layer.Probs!;                      // (1, heads, T, S)
+            double rowSum = diff ? 1 - layer.Lambda!.Value : 1;
+            long heads = map.shape[1];
+            double a = 0, n = 0, r = 0;
+            for (long h = 0; h < heads; h++)
+            {
+                using var row = map[0, h, q];                                          // (S)
+                var values = row.to_type(ScalarType.Float32).data<float>().ToArray();
+                var (sa, sn, sr) = Shares(values, asked.ValueStart, asked.ValueLength, haystack, rowSum);
+                a += sa;
+                n += sn;
+                r += sr;
+            }
+            answerShares.Add(a / heads);
+            noiseShares.Add(n / heads);
+            restShares.Add(r / heads);
+        }
+        return new AttentionShare(length, setting, depth, prompt.Sample, answerShares, noiseShares, restShares);
+    }
+
+    /// <summary>
+    /// One attention row split into the share on [<paramref name="answerStart"/>, + <paramref name="answerLength"/>) and
+    /// the share on <paramref name="haystack"/>, each divided by <paramref name="rowSum"/> (1 for softmax, 1 − λ for DIFF's
+    /// A1 − λ·A2, whose rows sum to it), so that both architectures' shares are fractions of a row that sums to 1.
+    /// </summary>
+    public static (double Answer, double Noise, double Other) Shares(ReadOnlySpan<float> row, int answerStart, int answerLength, IReadOnlyList<int> haystack, double rowSum)
+    {
+        if (rowSum == 0) throw new ArgumentException("the attention row sums to 0 (λ = 1): its shares are undefined");
+        double a = 0, n = 0, all = 0;
+        for (int j = answerStart; j < answerStart + answerLength; j++) a += row[j];
+        foreach (int j in haystack) n += row[j];
+        foreach (float x in row) all += x;
+        return (a / rowSum, n / rowSum, (all - a - n) / rowSum);
+    }
+}
