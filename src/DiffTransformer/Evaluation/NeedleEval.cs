@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DiffTransformer.Data;
+using DiffTransformer.Model;
 using DiffTransformer.Tasks.Needle;
 
 namespace DiffTransformer.Evaluation;
@@ -76,32 +77,10 @@ public static class NeedleEval
         return new[] { max / 4, max / 2, max }.Where(l => l > 0).Distinct().ToList();
     }
 
-    /// <summary>
-    /// The documents of one cell for one tokenizer: the prompts (context, then one question), the asked key and value,
-    /// the other values and the context text. Public so that <c>eval attention</c> measures on the same documents.
-    /// </summary>
-    public static List<NeedlePrompt> CellPrompts(ITokenizer tokenizer, Haystack haystack, NeedleEvalOptions options, int length, NeedleSetting setting, double depth, ulong cellKey)
-    {
-        var task = options.Task;
-        int questionRoom = task.Keys.Max(k => task.Template.EncodeQuestion(tokenizer, k).Length);
-        var prompts = new List<NeedlePrompt>();
-        for (int s = 0; s < options.Samples; s++)
-        {
-            var rng = NeedleDataset.DocumentRandom((ulong)options.Seed ^ cellKey * 0x9E3779B97F4A7C15UL, s);
-            var keys = NeedleBuilder.DrawKeys(rng, task.Keys, setting.Needles);
-            var values = NeedleBuilder.DrawValues(rng, setting.Needles, task.ValueDigits);
-            int needleTokens = keys.Select((k, i) => task.Template.EncodeNeedle(tokenizer, k, values[i]).Tokens.Length).Sum();
-            int h = length - options.MaxNewTokens - questionRoom - 1 - needleTokens;
-            if (h < 8) return [];                                              // the needles do not fit this length
-            var placements = keys.Select((k, i) => (k, values[i], i < setting.Asked ? depth : rng.NextDouble())).ToList();
-            var doc = NeedleBuilder.Build(tokenizer, task.Template, haystack.Window(tokenizer, h, rng), placements);
-            string context = tokenizer.Decode(doc.Context[1..]);
-            for (int j = 0; j < setting.Asked; j++)
-                prompts.Add(new NeedlePrompt(s, doc, [.. doc.Context, .. task.Template.EncodeQuestion(tokenizer, keys[j])], keys[j], values[j],
-                                             values.Where((_, i) => i != j).ToList(), context));
-        }
-        return prompts;
-    }
+    /// <summary>The documents of one cell (<see cref="NeedleBuilder.Prompts"/>), drawn from the seed and the cell; <c>eval attention</c> measures on the same ones.</summary>
+    public static List<NeedlePrompt> CellPrompts(ITokenizer tokenizer, Haystack haystack, NeedleEvalOptions options, int length, NeedleSetting setting, double depth, ulong cellKey) =>
+        NeedleBuilder.Prompts(tokenizer, haystack, options.Task, length, options.MaxNewTokens, setting.Needles, setting.Asked, depth, options.Samples,
+                              (ulong)options.Seed ^ cellKey * 0x9E3779B97F4A7C15UL);
 
     private static (NeedleCell, List<NeedleAnswer>) RunCell(EvalModel m, Haystack haystack, NeedleEvalOptions options, int length, NeedleSetting setting, double depth, ulong cellKey)
     {

@@ -1,6 +1,7 @@
 using DiffTransformer.Data;
 using DiffTransformer.Tasks.Recall;
 using DiffTransformer.Model;
+using DiffTransformer.Tasks.Needle;
 
 namespace DiffTransformer.Tasks;
 
@@ -37,11 +38,13 @@ public static class BuiltinTask
     }
 
     /// <summary>
-    /// Recall accuracy on the held-out documents of a synthetic dataset; null for any other dataset. Refuses, before
+    /// The task score of a generated dataset: needle accuracy for a needle dataset (<see cref="NeedleTaskEvaluator"/>),
+    /// recall accuracy on the held-out documents of a recall dataset; null for any other dataset. Refuses, before
     /// any training, a model whose context cannot hold a whole document.
     /// </summary>
     public static ITaskEvaluator? Evaluator(string dataDir, int maxSeqLen)
     {
+        if (NeedleDataset.ReadTask(dataDir) is { } needle) return new NeedleTaskEvaluator(needle, maxSeqLen);
         if (RecallDataset.ReadTask(dataDir) is null) return null;
         var examples = RecallDataset.ReadEvalExamples(dataDir, EvalExamples);
         int longest = examples.Count == 0 ? 0 : examples.Max(e => e.Text.Length) + 1; // + the leading end-of-text

@@ -95,6 +95,23 @@ public sealed class NeedleTaskTests : IDisposable
     }
 
     [Fact]
+    public void TrainingScoresANeedleDatasetWithItsOwnEvaluator()
+    {
+        var options = new NeedleTaskOptions { ContextLength = 128 };
+        NeedleDataset.Write(dir["ds"], options, [], "text", 20, 5, seed: 2);
+        var evaluator = DiffTransformer.Tasks.BuiltinTask.Evaluator(dir["ds"], maxSeqLen: 128);
+        Assert.IsType<NeedleTaskEvaluator>(evaluator);
+        DiffTransformer.Model.ModelConfig config = new() { VocabSize = 257, EmbedDim = 32, NumLayers = 1, NumHeads = 2, MaxSeqLen = 128 };
+        TorchSharp.torch.manual_seed(1);
+        using var model = new DiffTransformer.Model.LanguageModel(config);
+        var scores = evaluator.Evaluate(model);
+        Assert.InRange(scores["needle_acc"], 0, 1);
+        Assert.InRange(scores["needle_unsupported"], 0, 1);
+        Assert.Equal(scores, evaluator.Evaluate(model));                               // the same prompts every time
+        Assert.Contains("max_seq_len is 64", Assert.Throws<DiffTransformer.Model.ConfigException>(() => DiffTransformer.Tasks.BuiltinTask.Evaluator(dir["ds"], 64)).Message);
+    }
+
+    [Fact]
     public void BadHaystacksAndTemplatesAreNamed()
     {
         dir.WriteText("empty/a.txt", "   ");

@@ -104,4 +104,34 @@ public static class NeedleBuilder
             return [.. doc.Context[1..], .. qa];
         }
     }
+
+    /// <summary>
+    /// Evaluation prompts: <paramref name="samples"/> documents of <paramref name="needles"/> needles, the first
+    /// <paramref name="asked"/> in a row at <paramref name="depth"/> (a negative depth: each its own uniform draw) and the
+    /// rest at uniform depths, each asked in its own prompt (the document, then the question), which leaves
+    /// <paramref name="answerRoom"/> tokens of <paramref name="length"/> for the answer whatever the key. Empty when the
+    /// needles do not fit. Document s depends only on (<paramref name="seed"/>, s) and the tokenizer.
+    /// </summary>
+    public static List<NeedlePrompt> Prompts(ITokenizer tokenizer, Haystack haystack, NeedleTaskOptions task, int length, int answerRoom,
+        int needles, int asked, double depth, int samples, ulong seed)
+    {
+        int questionRoom = task.Keys.Max(k => task.Template.EncodeQuestion(tokenizer, k).Length);
+        var prompts = new List<NeedlePrompt>();
+        for (int s = 0; s < samples; s++)
+        {
+            var rng = NeedleDataset.DocumentRandom(seed, s);
+            var keys = DrawKeys(rng, task.Keys, needles);
+            var values = DrawValues(rng, needles, task.ValueDigits);
+            int needleTokens = keys.Select((k, i) => task.Template.EncodeNeedle(tokenizer, k, values[i]).Tokens.Length).Sum();
+            int h = length - answerRoom - questionRoom - 1 - needleTokens;
+            if (h < 8) return [];
+            var placements = keys.Select((k, i) => (k, values[i], i < asked && depth >= 0 ? depth : rng.NextDouble())).ToList();
+            var doc = Build(tokenizer, task.Template, haystack.Window(tokenizer, h, rng), placements);
+            string context = tokenizer.Decode(doc.Context[1..]);
+            for (int j = 0; j < asked; j++)
+                prompts.Add(new NeedlePrompt(s, doc, [.. doc.Context, .. task.Template.EncodeQuestion(tokenizer, keys[j])], keys[j], values[j],
+                                             values.Where((_, i) => i != j).ToList(), context));
+        }
+        return prompts;
+    }
 }

@@ -1,7 +1,6 @@
-using DiffTransformer.Model;
 using static TorchSharp.torch;
 
-namespace DiffTransformer.Evaluation;
+namespace DiffTransformer.Model;
 
 /// <summary>Greedy decoding of token prompts in batches, over the KV cache (prompts of one length share a batch, no padding).</summary>
 public static class GreedyDecoder

@@ -1,0 +1,43 @@
+using DiffTransformer.Data;
+using DiffTransformer.Model;
+
+namespace DiffTransformer.Tasks.Needle;
+
+/// <summary>
+/// The needle task's score during training: <see cref="Prompts"/> single-needle questions at the task's context length
+/// and uniform depths, in the dataset's haystack, drawn once from a seed apart from the training documents' and answered
+/// by greedy decoding. Reports needle_acc (exact match) and needle_unsupported (a number found nowhere in the context).
+/// </summary>
+public sealed class NeedleTaskEvaluator : ITaskEvaluator
+{
+    public const int Prompts = 64;
+    private const ulong EvalSalt = 0x6E6565646C652D65UL;
+
+    private readonly ITokenizer tokenizer = Tokenizers.Create(NeedleDataset.TokenizerName);
+    private readonly List<NeedlePrompt> prompts;
+    private readonly int answerRoom;
+
+    public NeedleTaskEvaluator(NeedleTaskFile task, int maxSeqLen)
+    {
+        var o = task.Options;
+        answerRoom = o.ValueDigits + 3;
+        if (o.ContextLength > maxSeqLen)
+            throw new ConfigException($"the needle task's documents are {o.ContextLength} tokens but the model's max_seq_len is {maxSeqLen}");
+        var haystack = NeedleDataset.OpenHaystack(task.Haystack, task.HaystackField, task.Seed);
+        prompts = NeedleBuilder.Prompts(tokenizer, haystack, o, o.ContextLength, answerRoom, needles: 1, asked: 1, depth: -1, Prompts, (ulong)task.Seed ^ EvalSalt);
+        if (prompts.Count == 0) throw new ConfigException($"the needle task's context of {o.ContextLength} tokens cannot hold one needle and its question");
+    }
+
+    public IReadOnlyDictionary<string, double> Evaluate(LanguageModel model)
+    {
+        var outputs = GreedyDecoder.Decode(model, prompts.Select(p => p.Tokens).ToList(), answerRoom);
+        int correct = 0, unsupported = 0;
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            var k = NeedleAnswers.Classify(tokenizer.Decode(outputs[i]), prompts[i].Value, prompts[i].OtherValues, prompts[i].ContextText);
+            if (k == AnswerClass.Correct) correct++;
+            if (k == AnswerClass.Unsupported) unsupported++;
+        }
+        return new Dictionary<string, double> { ["needle_acc"] = (double)correct / prompts.Count, ["needle_unsupported"] = (double)unsupported / prompts.Count };
+    }
+}
