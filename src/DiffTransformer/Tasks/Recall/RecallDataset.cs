@@ -1,6 +1,5 @@
 using DiffTransformer.Data;
 using DiffTransformer.IO;
-using System.Text.Json;
 
 namespace DiffTransformer.Tasks.Recall;
 
@@ -61,7 +60,7 @@ public static class RecallDataset
                 Val = val,
             };
             var task = new RecallTaskFile { Seed = seed, TrainDocuments = trainDocs, ValDocuments = valDocs, Options = options };
-            AtomicFile.WriteAllText(Path.Combine(tmp, RecallTaskFile.FileName), JsonSerializer.Serialize(task, RecallTaskOptions.JsonOptions) + "\n");
+            Json.Write(Path.Combine(tmp, RecallTaskFile.FileName), task);
             AtomicFile.WriteAllText(Path.Combine(tmp, DatasetMeta.FileName), meta.ToJson() + "\n");
             MoveIntoPlace(tmp, outDir);
             return meta;
@@ -82,17 +81,9 @@ public static class RecallDataset
     {
         string path = Path.Combine(dir, RecallTaskFile.FileName);
         if (!File.Exists(path)) return null;
-        try
-        {
-            var task = JsonSerializer.Deserialize<RecallTaskFile>(File.ReadAllText(path), RecallTaskOptions.JsonOptions)
-                       ?? throw new InvalidDataException($"{path}: empty task description");
-            if (task.Task != RecallTaskFile.TaskName) throw new InvalidDataException($"{path}: task is '{task.Task}', expected '{RecallTaskFile.TaskName}'");
-            return task;
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: {e.Message}");
-        }
+        var task = Json.Parse<RecallTaskFile>(File.ReadAllText(path), path) ?? throw new InvalidDataException($"{path}: empty task description");
+        if (task.Task != RecallTaskFile.TaskName) throw new InvalidDataException($"{path}: task is '{task.Task}', expected '{RecallTaskFile.TaskName}'");
+        return task;
     }
 
     /// <summary>
