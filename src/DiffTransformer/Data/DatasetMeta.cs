@@ -1,6 +1,6 @@
-using System.Runtime.InteropServices;
-using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Runtime.InteropServices;
+using DiffTransformer.IO;
 
 namespace DiffTransformer.Data;
 
@@ -44,29 +44,12 @@ public sealed record DatasetMeta
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<string>? ExtraFiles { get; init; }
 
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,   // a file, not HTML: keep ' < > readable
-    };
-
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+    public string ToJson() => Json.Serialize(this);
 
     /// <summary>Parses meta.json; <paramref name="source"/> names the file in error messages.</summary>
     public static DatasetMeta FromJson(string json, string source)
     {
-        DatasetMeta? meta;
-        try
-        {
-            meta = JsonSerializer.Deserialize<DatasetMeta>(json, JsonOptions);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{source}: {e.Message}");
-        }
-        if (meta is null) throw new InvalidDataException($"{source}: empty dataset description");
+        var meta = Json.Parse<DatasetMeta>(json, source) ?? throw new InvalidDataException($"{source}: empty dataset description");
         if (meta.Format != FormatName) throw new InvalidDataException($"{source}: format is '{meta.Format}', expected '{FormatName}'");
         if (meta.FormatVersion != CurrentVersion)
             throw new InvalidDataException($"{source}: unknown format_version {meta.FormatVersion}; this build reads version {CurrentVersion}");

@@ -12,15 +12,8 @@ namespace DiffTransformer.Evaluation;
 /// </summary>
 public static class EvalReport
 {
-    /// <summary>snake_case JSON as the rest of the project writes it.</summary>
-    internal static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    /// <summary>The project's JSON options (<see cref="Json.Options"/>), allowing NaN for figures of empty cells.</summary>
+    internal static readonly JsonSerializerOptions JsonOptions = new(Json.Options) { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     /// <summary>Writes both files atomically and returns their paths.</summary>
     public static (string Json, string Markdown) Write<TOptions, TResults>(string outDir, string suite, string commandLine,

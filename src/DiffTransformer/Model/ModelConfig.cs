@@ -97,17 +97,7 @@ public sealed record ModelConfig
 
     // ---- JSON ----
 
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-        AllowTrailingCommas = true,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-    };
-
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+    public string ToJson() => Json.Serialize(this);
 
     /// <summary>Parses and validates; <paramref name="source"/> names the origin in error messages.</summary>
     public static ModelConfig FromJson(string json, string source = "config")
@@ -115,11 +105,11 @@ public sealed record ModelConfig
         ModelConfig? cfg;
         try
         {
-            cfg = JsonSerializer.Deserialize<ModelConfig>(json, JsonOptions);
+            cfg = Json.Parse<ModelConfig>(json, source);
         }
-        catch (JsonException e)
+        catch (InvalidDataException e)
         {
-            throw new ConfigException($"{source}: {e.Message}");
+            throw new ConfigException(e.Message);
         }
         if (cfg is null) throw new ConfigException($"{source}: empty configuration");
         try
@@ -172,5 +162,5 @@ public sealed record ModelConfig
         return FromJson(File.ReadAllText(path), path);
     }
 
-    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson() + "\n");
+    public void Save(string path) => Json.Write(path, this);
 }

@@ -57,15 +57,7 @@ public static class Checkpoint
     {
         string path = Path.Combine(dir, StateFile);
         if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint {dir} has no {StateFile}", path);
-        try
-        {
-            return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), TrainerState.JsonOptions)
-                   ?? throw new InvalidDataException($"{path}: empty");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: {e.Message}");
-        }
+        return Json.Read<TrainerState>(path);
     }
 
     /// <summary>Loads weights, optimizer moments and the RNG state of a checkpoint into an existing model and optimizer.</summary>

@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace DiffTransformer.Training;
 
 /// <summary>One line of metrics.jsonl: a training step or an evaluation.</summary>
@@ -21,10 +17,4 @@ public sealed record MetricRecord
     public double[]? Lambda { get; init; }
     /// <summary>Task metrics (e.g. recall accuracy) by name.</summary>
     public Dictionary<string, double>? Task { get; init; }
-
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
-    };
 }

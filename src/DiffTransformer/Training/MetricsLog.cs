@@ -1,7 +1,4 @@
-using System.Globalization;
 using DiffTransformer.IO;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 
 namespace DiffTransformer.Training;
 
@@ -13,13 +10,13 @@ public sealed class MetricsLog
     public MetricsLog(string path) => Path = path;
 
     public void Append(MetricRecord r) =>
-        File.AppendAllText(Path, JsonSerializer.Serialize(r, MetricRecord.JsonOptions) + "\n");
+        File.AppendAllText(Path, Json.Serialize(r, Json.Lines) + "\n");
 
     /// <summary>Keeps only records with step ≤ <paramref name="step"/> (an interrupted run may have logged beyond its last checkpoint).</summary>
     public void TruncateAfter(long step)
     {
         if (!File.Exists(Path)) return;
-        var kept = Read(Path).Where(r => r.Step <= step).Select(r => JsonSerializer.Serialize(r, MetricRecord.JsonOptions));
+        var kept = Read(Path).Where(r => r.Step <= step).Select(r => Json.Serialize(r, Json.Lines));
         AtomicFile.WriteAllText(Path, string.Concat(kept.Select(l => l + "\n")));
     }
 
@@ -32,14 +29,7 @@ public sealed class MetricsLog
         {
             n++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            try
-            {
-                list.Add(JsonSerializer.Deserialize<MetricRecord>(line, MetricRecord.JsonOptions)!);
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{path}:{n}: {e.Message}");
-            }
+            list.Add(Json.Parse<MetricRecord>(line, $"{path}:{n}") ?? throw new InvalidDataException($"{path}:{n}: null"));
         }
         return list;
     }

@@ -1,5 +1,5 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
+using DiffTransformer.IO;
 using DiffTransformer.Model;
 
 namespace DiffTransformer.Training;
@@ -102,24 +102,13 @@ public sealed record TrainOptions
 
     public LrSchedule MakeSchedule() => new(LearningRate, LearningRate * MinLrRatio, WarmupSteps, Steps, Schedule);
 
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
+    /// <summary>run.json's text (<see cref="Json.Escaped"/>, the form it has always had).</summary>
+    public string ToJson() => Json.Serialize(this, Json.Escaped);
 
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+    /// <summary>Writes run.json atomically.</summary>
+    public void Save(string path) => Json.Write(path, this, Json.Escaped);
 
-    public static TrainOptions FromJson(string json, string source)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<TrainOptions>(json, JsonOptions) ?? throw new InvalidDataException($"{source}: empty");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{source}: {e.Message}");
-        }
-    }
+    /// <summary>Parses run.json; an unknown field is refused, naming it and <paramref name="source"/>.</summary>
+    public static TrainOptions FromJson(string json, string source) =>
+        Json.Parse<TrainOptions>(json, source) ?? throw new InvalidDataException($"{source}: empty");
 }

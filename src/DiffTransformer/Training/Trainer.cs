@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using DiffTransformer.Data;
 using DiffTransformer.IO;
 using DiffTransformer.Model;
@@ -56,15 +55,7 @@ public sealed class Trainer
     public static TrainResult? LoadSummary(string runDir)
     {
         var run = new RunDirectory(runDir);
-        if (!File.Exists(run.Summary)) return null;
-        try
-        {
-            return JsonSerializer.Deserialize<TrainResult>(File.ReadAllText(run.Summary), TrainOptions.JsonOptions);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{run.Summary}: {e.Message}");
-        }
+        return File.Exists(run.Summary) ? Json.Parse<TrainResult>(File.ReadAllText(run.Summary), run.Summary) : null;
     }
 
     public TrainResult Run(CancellationToken cancel = default)
@@ -111,7 +102,7 @@ public sealed class Trainer
         if (!Resume && run.HasRun) ClearRun(run);
         Directory.CreateDirectory(run.Root);
         Checkpoint.CleanIncomplete(run);
-        if (!Resume) AtomicFile.WriteAllText(run.OptionsFile, options.ToJson() + "\n");
+        if (!Resume) options.Save(run.OptionsFile);
 
         // ---- model and optimizer ----
         manual_seed(options.Seed);
@@ -241,7 +232,7 @@ public sealed class Trainer
         ModelStore.Save(model, run.Final, meta.Tokenizer);
         TryPlot(run, model.Config);
         var result = Result(TrainOutcome.Completed, state.Step) with { FinalModel = run.Final };
-        AtomicFile.WriteAllText(run.Summary, JsonSerializer.Serialize(result, TrainOptions.JsonOptions) + "\n");
+        Json.Write(run.Summary, result, Json.Escaped);
         return result;
 
         TrainResult Result(TrainOutcome outcome, long step)

@@ -1,8 +1,5 @@
-using System.Globalization;
 using System.Text.Json;
 using DiffTransformer.IO;
-using DiffTransformer.Model;
-using static TorchSharp.torch;
 
 namespace DiffTransformer.Training;
 
@@ -20,5 +17,6 @@ public sealed record TrainerState
     public string Tokenizer { get; init; } = "";
     public double? LastValLoss { get; init; }
 
-    public static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
+    /// <summary>The options of state.json: the project's (<see cref="Json.Options"/>).</summary>
+    public static JsonSerializerOptions JsonOptions => Json.Options;
 }

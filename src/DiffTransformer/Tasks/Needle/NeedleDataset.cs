@@ -1,5 +1,5 @@
-using System.Text.Json;
 using DiffTransformer.Data;
+using DiffTransformer.IO;
 
 namespace DiffTransformer.Tasks.Needle;
 
@@ -39,7 +39,7 @@ public static class NeedleDataset
         return DatasetDirectory.WriteGenerated(dir, force, "needle", tokenizer, seed, shardTokens, source,
             staging => (WriteSplit(staging, "train", options, haystack, tokenizer, trainDocs, (ulong)seed, shardTokens),
                         WriteSplit(staging, "val", options, haystack, tokenizer, valDocs, (ulong)seed ^ ValSalt, shardTokens)),
-            new Dictionary<string, string> { [NeedleTaskFile.FileName] = JsonSerializer.Serialize(task, JsonOptions) + "\n" });
+            new Dictionary<string, string> { [NeedleTaskFile.FileName] = Json.Serialize(task) + "\n" });
     }
 
     /// <summary>needle_task.json of a dataset directory; null when it has none.</summary>
@@ -47,16 +47,9 @@ public static class NeedleDataset
     {
         string path = Path.Combine(dir, NeedleTaskFile.FileName);
         if (!File.Exists(path)) return null;
-        try
-        {
-            var task = JsonSerializer.Deserialize<NeedleTaskFile>(File.ReadAllText(path), JsonOptions) ?? throw new InvalidDataException($"{path}: empty task description");
-            if (task.Task != NeedleTaskFile.TaskName) throw new InvalidDataException($"{path}: task is '{task.Task}', expected '{NeedleTaskFile.TaskName}'");
-            return task;
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: {e.Message}");
-        }
+        var task = Json.Read<NeedleTaskFile>(path);
+        if (task.Task != NeedleTaskFile.TaskName) throw new InvalidDataException($"{path}: task is '{task.Task}', expected '{NeedleTaskFile.TaskName}'");
+        return task;
     }
 
     /// <summary>The random source of document <paramref name="index"/> of a split.</summary>
@@ -75,12 +68,4 @@ public static class NeedleDataset
         }
         return writer.Complete();
     }
-
-    internal static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
-    };
 }

@@ -1,6 +1,5 @@
 using DiffTransformer.Data;
 using DiffTransformer.IO;
-using System.Text.Json;
 
 namespace DiffTransformer.Tasks.Recall;
 
@@ -36,7 +35,7 @@ public static class RecallDataset
         return DatasetDirectory.WriteGenerated(dir, force, "synthetic", tokenizer, seed, shardTokens, Describe(options, seed),
             staging => (WriteSplit(staging, "train", generator, RecallStream.Train, trainDocs, tokenizer, shardTokens),
                         WriteSplit(staging, "val", generator, RecallStream.Heldout, valDocs, tokenizer, shardTokens)),
-            new Dictionary<string, string> { [RecallTaskFile.FileName] = JsonSerializer.Serialize(task, RecallTaskOptions.JsonOptions) + "\n" });
+            new Dictionary<string, string> { [RecallTaskFile.FileName] = Json.Serialize(task) + "\n" });
     }
 
     /// <summary>meta.json's <c>source</c> for a synthetic dataset.</summary>
@@ -48,17 +47,9 @@ public static class RecallDataset
     {
         string path = Path.Combine(dir, RecallTaskFile.FileName);
         if (!File.Exists(path)) return null;
-        try
-        {
-            var task = JsonSerializer.Deserialize<RecallTaskFile>(File.ReadAllText(path), RecallTaskOptions.JsonOptions)
-                       ?? throw new InvalidDataException($"{path}: empty task description");
-            if (task.Task != RecallTaskFile.TaskName) throw new InvalidDataException($"{path}: task is '{task.Task}', expected '{RecallTaskFile.TaskName}'");
-            return task;
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: {e.Message}");
-        }
+        var task = Json.Parse<RecallTaskFile>(File.ReadAllText(path), path) ?? throw new InvalidDataException($"{path}: empty task description");
+        if (task.Task != RecallTaskFile.TaskName) throw new InvalidDataException($"{path}: task is '{task.Task}', expected '{RecallTaskFile.TaskName}'");
+        return task;
     }
 
     /// <summary>

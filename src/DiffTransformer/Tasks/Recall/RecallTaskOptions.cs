@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace DiffTransformer.Tasks.Recall;
@@ -156,12 +155,4 @@ public sealed record RecallTaskOptions
         $"pairs={(MinPairs is int m && m < Pairs ? $"{m}-" : "")}{Pairs} queries={Queries} key_length={KeyLength} value_length={ValueLength} key_alphabet={KeyAlphabet} value_alphabet={ValueAlphabet} " +
         $"near_misses={NearMisses} near_miss_values={(NearMissValues ? "true" : "false")} filler_words={FillerWords} filler_max_length={FillerMaxLength} " +
         $"filler_alphabet={EffectiveFillerAlphabet} context_length={ContextLength}";
-
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
 }
