@@ -23,29 +23,30 @@ public static class CompareCommand
         CliAction.Set(cmd, parse =>
         {
             var options = set.Apply(parse, new TrainOptions()) with { Out = parse.GetValue(output) ?? Path.Combine("runs", "compare") };
-            set.ApplyThreads(parse);
-            var display = new TrainDisplay();
-            using var interrupt = new Interrupt(display.Log);
+            set.Runtime.ApplyThreads(parse);
+            var stdout = parse.Stdout();
+            var display = new TrainDisplay(parse.Stderr());
+            using var interrupt = new Interrupt(display.Log, TrainDisplay.OnInterrupt);
             ComparisonResult result;
             try
             {
                 result = Comparison.Run(options, parse.GetValue(force), display.Log,
-                    arch => new TrainDisplay(arch == Architecture.Diff ? "[diff] " : "[transformer] "), interrupt.Token);
+                    arch => new TrainDisplay(parse.Stderr(), arch == Architecture.Diff ? "[diff] " : "[transformer] "), interrupt.Token);
             }
             catch (OperationCanceledException e)
             {
                 display.Log(e.Message);
-                return TrainCommand.Interrupted;
+                return CliAction.Interrupted;
             }
             catch (TrainingDivergedException e)
             {
                 display.Log("error: " + e.Message);
                 return CliAction.Failed;
             }
-            Console.WriteLine();
-            Console.Write(result.Table);
-            Console.WriteLine();
-            Console.WriteLine($"plot: {result.Plot}");
+            stdout.WriteLine();
+            stdout.Write(result.Table);
+            stdout.WriteLine();
+            stdout.WriteLine($"plot: {result.Plot}");
             return CliAction.Ok;
         });
         return cmd;

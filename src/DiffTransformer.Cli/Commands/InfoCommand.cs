@@ -11,7 +11,7 @@ public static class InfoCommand
     public static Command Create()
     {
         var cmd = new Command("info", "Print a model's layer table and exact parameter count (arithmetic: no weights are allocated, so the 13B preset is instant).");
-        var options = new ConfigOptions(defaultPreset: "small");
+        var options = new ConfigOptions();
         options.AddTo(cmd);
         var model = new Option<string?>("--model", "-m")
         {
@@ -25,12 +25,13 @@ public static class InfoCommand
         cmd.Add(json);
         CliAction.Set(cmd, parse =>
         {
+            var stdout = parse.Stdout();
             if (parse.GetValue(list))
             {
                 foreach (var name in Presets.Names)
                 {
                     var c = Presets.Get(name);
-                    Console.WriteLine($"{name,-8} {ParameterLayout.CountEmbeddingOnce(c),16:N0} parameters (embedding once)   E {c.EmbedDim,5}  L {c.NumLayers,3}  H {c.NumHeads,3}  vocab {c.VocabSize,7}   {Presets.Describe(name)}");
+                    stdout.WriteLine($"{name,-8} {ParameterLayout.CountEmbeddingOnce(c),16:N0} parameters (embedding once)   E {c.EmbedDim,5}  L {c.NumLayers,3}  H {c.NumHeads,3}  vocab {c.VocabSize,7}   {Presets.Describe(name)}");
                 }
                 return CliAction.Ok;
             }
@@ -45,7 +46,7 @@ public static class InfoCommand
             {
                 (config, title) = options.Resolve(parse);
             }
-            Console.Write(parse.GetValue(json) ? config.ToJson() + "\n" : ModelSummary.Describe(config, title));
+            stdout.Write(parse.GetValue(json) ? config.ToJson() + "\n" : ModelSummary.Describe(config, title));
             return CliAction.Ok;
         });
         return cmd;

@@ -57,6 +57,7 @@ public static class PrepareCommand
         cmd.Add(force);
         CliAction.Set(cmd, parse =>
         {
+            var stderr = parse.Stderr();
             if (parse.GetValue(valFraction) is not null && parse.GetValue(valWhere) is not null)
                 throw new UsageException("give either --val-fraction or --val-where, not both");
             var globs = parse.GetValue(glob);
@@ -75,54 +76,47 @@ public static class PrepareCommand
             };
             if (globs is { Length: > 0 }) options = options with { Globs = globs };
 
-            using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) =>
-            {
-                e.Cancel = true;   // let the library delete its temp directory before we exit
-                cancel.Cancel();
-            };
-            Console.CancelKeyPress += onCancel;
-            var progress = new StderrProgress();
+            using var interrupt = new Interrupt();   // let the library delete its temp directory before we exit
+            var progress = new StderrProgress(stderr);
             PrepareResult result;
             try
             {
-                result = DatasetPreparer.Prepare(options, progress, cancel.Token);
+                result = DatasetPreparer.Prepare(options, progress, interrupt.Token);
             }
             catch (OperationCanceledException)
             {
                 progress.Finish();
-                Console.Error.WriteLine("error: interrupted; nothing was written");
+                stderr.WriteLine("error: interrupted; nothing was written");
                 return CliAction.Failed;
             }
             finally
             {
-                Console.CancelKeyPress -= onCancel;
                 progress.Finish();
             }
-            PrintSummary(result);
+            PrintSummary(result, parse.Stdout());
             return CliAction.Ok;
         });
         return cmd;
     }
 
-    private static void PrintSummary(PrepareResult r)
+    private static void PrintSummary(PrepareResult r, TextWriter stdout)
     {
         var m = r.Meta;
-        Console.WriteLine($"dataset {r.OutputDirectory}: tokenizer {m.Tokenizer} (vocab {m.VocabSize:N0}, EOT {m.EotId}), validation by {(m.ValWhere is { } w ? $"--val-where {w}" : $"--val-fraction {m.ValFraction} (seed {m.Seed})")}");
+        stdout.WriteLine($"dataset {r.OutputDirectory}: tokenizer {m.Tokenizer} (vocab {m.VocabSize:N0}, EOT {m.EotId}), validation by {(m.ValWhere is { } w ? $"--val-where {w}" : $"--val-fraction {m.ValFraction} (seed {m.Seed})")}");
         foreach (var (name, s) in new[] { ("train", m.Train), ("val", m.Val) })
-            Console.WriteLine($"  {name,-5} {s.Documents,9:N0} documents  {s.Tokens,14:N0} tokens  {s.Bytes,14:N0} bytes  {s.BytesPerToken,6:F3} bytes/token  {s.Shards.Count} shard{(s.Shards.Count == 1 ? "" : "s")}");
-        if (r.EmptyDocumentsSkipped > 0) Console.WriteLine($"  skipped {r.EmptyDocumentsSkipped:N0} empty documents");
+            stdout.WriteLine($"  {name,-5} {s.Documents,9:N0} documents  {s.Tokens,14:N0} tokens  {s.Bytes,14:N0} bytes  {s.BytesPerToken,6:F3} bytes/token  {s.Shards.Count} shard{(s.Shards.Count == 1 ? "" : "s")}");
+        if (r.EmptyDocumentsSkipped > 0) stdout.WriteLine($"  skipped {r.EmptyDocumentsSkipped:N0} empty documents");
         double secs = r.Elapsed.TotalSeconds;
-        Console.WriteLine($"  read {r.InputBytes / 1e6:F1} MB of input ({(m.Train.Bytes + m.Val.Bytes) / 1e6:F1} MB of text) in {secs:F1} s ({r.InputBytes / 1e6 / Math.Max(secs, 1e-9):F1} MB/s)");
+        stdout.WriteLine($"  read {r.InputBytes / 1e6:F1} MB of input ({(m.Train.Bytes + m.Val.Bytes) / 1e6:F1} MB of text) in {secs:F1} s ({r.InputBytes / 1e6 / Math.Max(secs, 1e-9):F1} MB/s)");
     }
 
     /// <summary>
     /// Progress on stderr: one line rewritten in place (at most 4 times a second) on a terminal, otherwise a plain
     /// line every 10 seconds so that logs stay readable. Called synchronously on the preparing thread.
     /// </summary>
-    private sealed class StderrProgress : IProgress<PrepareProgress>
+    private sealed class StderrProgress(TextWriter stderr) : IProgress<PrepareProgress>
     {
-        private readonly bool terminal = !Console.IsErrorRedirected;
+        private readonly bool terminal = ParseResultExtensions.IsTerminalStderr(stderr);
         private readonly Stopwatch sinceLast = Stopwatch.StartNew();
         private int lastWidth;
 
@@ -135,19 +129,19 @@ public static class PrepareCommand
             string line = $"prepare: {p.Documents:N0} documents, {p.Tokens:N0} tokens, {mb:F1} MB read{pct}, {mb / Math.Max(p.Elapsed.TotalSeconds, 1e-9):F1} MB/s, {p.Elapsed:hh\\:mm\\:ss}";
             if (terminal)
             {
-                Console.Error.Write("\r" + line.PadRight(lastWidth));
+                stderr.Write("\r" + line.PadRight(lastWidth));
                 lastWidth = line.Length;
             }
             else
             {
-                Console.Error.WriteLine(line);
+                stderr.WriteLine(line);
             }
         }
 
         /// <summary>Ends the in-place line so that what follows starts on a fresh one.</summary>
         public void Finish()
         {
-            if (terminal && lastWidth > 0) Console.Error.WriteLine();
+            if (terminal && lastWidth > 0) stderr.WriteLine();
             lastWidth = 0;
         }
     }

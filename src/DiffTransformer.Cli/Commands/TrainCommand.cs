@@ -7,8 +7,6 @@ namespace DiffTransformer.Cli.Commands;
 /// <summary><c>difft train</c>: from a prepared dataset (or the built-in task) to a checkpoint.</summary>
 public static class TrainCommand
 {
-    public const int Interrupted = 130;
-
     public static Command Create()
     {
         var cmd = new Command("train",
@@ -29,10 +27,10 @@ public static class TrainCommand
             if (isResume && parse.GetValue(force)) throw new UsageException("--resume and --force contradict each other");
             var baseOptions = isResume ? Trainer.LoadRunOptions(outDir) : new TrainOptions();
             var options = set.Apply(parse, baseOptions) with { Out = outDir };
-            set.ApplyThreads(parse);
+            set.Runtime.ApplyThreads(parse);
 
-            var display = new TrainDisplay();
-            using var interrupt = new Interrupt(display.Log);
+            var display = new TrainDisplay(parse.Stderr());
+            using var interrupt = new Interrupt(display.Log, TrainDisplay.OnInterrupt);
             var trainer = new Trainer(options, display.Log, display) { Resume = isResume, Force = parse.GetValue(force) };
             TrainResult r;
             try
@@ -44,22 +42,22 @@ public static class TrainCommand
                 display.Log("error: " + e.Message);
                 return CliAction.Failed;
             }
-            Print(r);
-            return r.Outcome == TrainOutcome.Interrupted ? Interrupted : CliAction.Ok;
+            Print(r, parse.Stdout());
+            return r.Outcome == TrainOutcome.Interrupted ? CliAction.Interrupted : CliAction.Ok;
         });
         return cmd;
     }
 
-    private static void Print(TrainResult r)
+    private static void Print(TrainResult r, TextWriter stdout)
     {
-        Console.WriteLine(r.Outcome == TrainOutcome.Completed ? $"trained {r.Step} steps in {r.Elapsed.TotalMinutes:F1} min" : $"stopped at step {r.Step}");
-        Console.WriteLine($"  parameters        {r.Parameters:N0}");
-        if (r.FinalTrainLoss is double tl) Console.WriteLine($"  train loss        {tl:F4}  (mean of the last 10% of steps)");
-        if (r.FinalValLoss is double vl) Console.WriteLine($"  validation loss   {vl:F4}");
-        foreach (var (k, v) in r.Task) Console.WriteLine($"  {k,-17} {v:F4}");
-        Console.WriteLine($"  throughput        {r.TokensPerSecond:N0} tokens/s");
-        if (r.FinalModel is not null) Console.WriteLine($"  model             {r.FinalModel}");
-        if (r.LastCheckpoint is not null) Console.WriteLine($"  checkpoint        {r.LastCheckpoint}");
-        Console.WriteLine($"  metrics           {Path.Combine(r.RunDirectory, "metrics.jsonl")}  (plot: loss.png)");
+        stdout.WriteLine(r.Outcome == TrainOutcome.Completed ? $"trained {r.Step} steps in {r.Elapsed.TotalMinutes:F1} min" : $"stopped at step {r.Step}");
+        stdout.WriteLine($"  parameters        {r.Parameters:N0}");
+        if (r.FinalTrainLoss is double tl) stdout.WriteLine($"  train loss        {tl:F4}  (mean of the last 10% of steps)");
+        if (r.FinalValLoss is double vl) stdout.WriteLine($"  validation loss   {vl:F4}");
+        foreach (var (k, v) in r.Task) stdout.WriteLine($"  {k,-17} {v:F4}");
+        stdout.WriteLine($"  throughput        {r.TokensPerSecond:N0} tokens/s");
+        if (r.FinalModel is not null) stdout.WriteLine($"  model             {r.FinalModel}");
+        if (r.LastCheckpoint is not null) stdout.WriteLine($"  checkpoint        {r.LastCheckpoint}");
+        stdout.WriteLine($"  metrics           {Path.Combine(r.RunDirectory, "metrics.jsonl")}  (plot: loss.png)");
     }
 }

@@ -3,13 +3,16 @@ using DiffTransformer.Model;
 
 namespace DiffTransformer.Cli.Common;
 
-/// <summary>The options that choose a model configuration: a preset or a JSON file, then overrides.</summary>
+/// <summary>The options that choose a model configuration: a preset (tiny unless told) or a JSON file, then overrides.</summary>
 public sealed class ConfigOptions
 {
-    public Option<string?> Preset { get; } = new("--preset", "-p")
+    public const string DefaultPreset = "tiny";
+
+    public Option<string> Preset { get; } = new("--preset", "-p")
     {
         Description = $"Named configuration: {string.Join(", ", Presets.Names)}.",
         HelpName = "name",
+        DefaultValueFactory = _ => DefaultPreset,
     };
 
     public Option<FileInfo?> Config { get; } = new("--config", "-c")
@@ -31,11 +34,8 @@ public sealed class ConfigOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
-    private readonly string defaultPreset;
-
-    public ConfigOptions(string defaultPreset = "tiny")
+    public ConfigOptions()
     {
-        this.defaultPreset = defaultPreset;
         Arch.AcceptOnlyFromAmong("diff", "transformer");
     }
 
@@ -50,9 +50,8 @@ public sealed class ConfigOptions
     /// <summary>The configuration the options describe, with a human-readable name for it.</summary>
     public (ModelConfig Config, string Name) Resolve(ParseResult parse)
     {
-        string? preset = parse.GetValue(Preset);
         FileInfo? file = parse.GetValue(Config);
-        if (preset is not null && file is not null) throw new UsageException("give either --preset or --config, not both");
+        if (parse.Given(Preset) && file is not null) throw new UsageException("give either --preset or --config, not both");
         ModelConfig config;
         string name;
         if (file is not null)
@@ -62,7 +61,7 @@ public sealed class ConfigOptions
         }
         else
         {
-            name = preset ?? defaultPreset;
+            name = parse.GetValue(Preset)!;
             config = Presets.Get(name);
             name = $"preset {name}";
         }

@@ -9,15 +9,21 @@ namespace DiffTransformer.Cli.Common;
 /// </summary>
 public sealed class TrainDisplay : IProgress<TrainProgress>
 {
-    private readonly bool live = !Console.IsErrorRedirected;
+    /// <summary>What train and compare do on Ctrl-C or SIGTERM (see <see cref="Interrupt"/>).</summary>
+    public const string OnInterrupt = "finishing the current step and saving a checkpoint";
+
+    private readonly TextWriter stderr;
+    private readonly bool live;
     private readonly Stopwatch sinceDraw = Stopwatch.StartNew();
     private readonly TimeSpan plainEvery;
     private readonly string prefix;
     private bool lineOpen;
     private readonly object gate = new();
 
-    public TrainDisplay(string prefix = "", double plainSeconds = 10)
+    public TrainDisplay(TextWriter stderr, string prefix = "", double plainSeconds = 10)
     {
+        this.stderr = stderr;
+        live = ParseResultExtensions.IsTerminalStderr(stderr);
         this.prefix = prefix;
         plainEvery = TimeSpan.FromSeconds(plainSeconds);
     }
@@ -36,13 +42,13 @@ public sealed class TrainDisplay : IProgress<TrainProgress>
             if (live)
             {
                 int width = Math.Max(20, SafeWidth() - 1);
-                Console.Error.Write("\r" + (text.Length > width ? text[..width] : text.PadRight(width)));
+                stderr.Write("\r" + (text.Length > width ? text[..width] : text.PadRight(width)));
                 lineOpen = true;
                 if (last) EndLine();
             }
             else
             {
-                Console.Error.WriteLine(text);
+                stderr.WriteLine(text);
             }
         }
     }
@@ -53,14 +59,14 @@ public sealed class TrainDisplay : IProgress<TrainProgress>
         lock (gate)
         {
             EndLine();
-            Console.Error.WriteLine(prefix + message);
+            stderr.WriteLine(prefix + message);
         }
     }
 
     private void EndLine()
     {
         if (!lineOpen) return;
-        Console.Error.WriteLine();
+        stderr.WriteLine();
         lineOpen = false;
     }
 

@@ -9,7 +9,8 @@ public sealed class TrainOptionSet
 {
     private static readonly TrainOptions Defaults = new();
 
-    public ConfigOptions Model { get; } = new(defaultPreset: "tiny");
+    public ConfigOptions Model { get; } = new();
+    public RuntimeOptions Runtime { get; } = new();
     public Option<string?> Data { get; } = new("--data", "-d") { Description = "Prepared dataset directory (difft prepare). Without it: the built-in synthetic key→value recall task.", HelpName = "dir" };
     public Option<int> BatchSize { get; } = new("--batch-size", "-b") { Description = $"Rows per micro-batch (default {Defaults.BatchSize}).", HelpName = "n" };
     public Option<int> SeqLen { get; } = new("--seq-len", "-t") { Description = $"Tokens per row (default {Defaults.SeqLen}).", HelpName = "n" };
@@ -28,63 +29,51 @@ public sealed class TrainOptionSet
     public Option<int> EvalBatches { get; } = new("--eval-batches") { Description = $"Validation batches per evaluation (default {Defaults.EvalBatches}).", HelpName = "n" };
     public Option<long> CheckpointInterval { get; } = new("--checkpoint-interval") { Description = $"Checkpoint every n steps, 0: only at the end (default {Defaults.CheckpointInterval}).", HelpName = "n" };
     public Option<int> KeepCheckpoints { get; } = new("--keep-checkpoints") { Description = $"Checkpoints kept (default {Defaults.KeepCheckpoints}).", HelpName = "n" };
-    public Option<string> Kernel { get; } = new("--kernel") { Description = "Attention core: blocked (default: our exact C# SIMD kernel on CPU float32, else fused), fused (scaled_dot_product_attention) or explicit (materialises the maps).", HelpName = "core" };
-    public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (default: all cores).", HelpName = "n" };
 
     public TrainOptionSet()
     {
         Schedule.AcceptOnlyFromAmong("cosine", "linear", "constant");
-        Kernel.AcceptOnlyFromAmong("fused", "blocked", "explicit");
     }
 
     public void AddTo(Command cmd)
     {
         Model.AddTo(cmd);
         foreach (Option o in new Option[] { Data, BatchSize, SeqLen, TokensPerStep, Steps, Lr, MinLrRatio, Warmup, Schedule, Beta1, Beta2,
-                     WeightDecay, GradClip, Seed, EvalInterval, EvalBatches, CheckpointInterval, KeepCheckpoints, Kernel, Threads })
+                     WeightDecay, GradClip, Seed, EvalInterval, EvalBatches, CheckpointInterval, KeepCheckpoints })
             cmd.Add(o);
+        Runtime.AddTo(cmd);
     }
-
-    private static bool Given(ParseResult p, Option o) => p.GetResult(o) is { Implicit: false };
 
     /// <summary>Applies the options given on the command line to <paramref name="b"/>.</summary>
     public TrainOptions Apply(ParseResult p, TrainOptions b)
     {
-        bool modelGiven = Given(p, Model.Preset) || Given(p, Model.Config) || Given(p, Model.Arch) || Given(p, Model.Set);
+        bool modelGiven = p.Given(Model.Preset) || p.Given(Model.Config) || p.Given(Model.Arch) || p.Given(Model.Set);
         if (modelGiven)
         {
             var (config, _) = Model.Resolve(p);
             // a preset's byte vocabulary is a default the data may replace; an explicit vocab_size is not
-            bool explicitVocab = Given(p, Model.Config) || (p.GetValue(Model.Set) ?? []).Any(s => s.Replace('-', '_').StartsWith("vocab_size=", StringComparison.Ordinal));
+            bool explicitVocab = p.Given(Model.Config) || (p.GetValue(Model.Set) ?? []).Any(s => s.Replace('-', '_').StartsWith("vocab_size=", StringComparison.Ordinal));
             b = b with { Model = config, VocabFromData = !explicitVocab };
         }
-        if (Given(p, Data)) b = b with { Data = p.GetValue(Data) };
-        if (Given(p, BatchSize)) b = b with { BatchSize = p.GetValue(BatchSize) };
-        if (Given(p, SeqLen)) b = b with { SeqLen = p.GetValue(SeqLen) };
-        if (Given(p, TokensPerStep)) b = b with { TokensPerStep = p.GetValue(TokensPerStep) };
-        if (Given(p, Steps)) b = b with { Steps = p.GetValue(Steps) };
-        if (Given(p, Lr)) b = b with { LearningRate = p.GetValue(Lr) };
-        if (Given(p, MinLrRatio)) b = b with { MinLrRatio = p.GetValue(MinLrRatio) };
-        if (Given(p, Warmup)) b = b with { WarmupSteps = p.GetValue(Warmup) };
-        if (Given(p, Schedule)) b = b with { Schedule = Enum.Parse<DecayShape>(p.GetValue(Schedule)!, ignoreCase: true) };
-        if (Given(p, Beta1)) b = b with { Beta1 = p.GetValue(Beta1) };
-        if (Given(p, Beta2)) b = b with { Beta2 = p.GetValue(Beta2) };
-        if (Given(p, WeightDecay)) b = b with { WeightDecay = p.GetValue(WeightDecay) };
-        if (Given(p, GradClip)) b = b with { GradClip = p.GetValue(GradClip) };
-        if (Given(p, Seed)) b = b with { Seed = p.GetValue(Seed) };
-        if (Given(p, EvalInterval)) b = b with { EvalInterval = p.GetValue(EvalInterval) };
-        if (Given(p, EvalBatches)) b = b with { EvalBatches = p.GetValue(EvalBatches) };
-        if (Given(p, CheckpointInterval)) b = b with { CheckpointInterval = p.GetValue(CheckpointInterval) };
-        if (Given(p, KeepCheckpoints)) b = b with { KeepCheckpoints = p.GetValue(KeepCheckpoints) };
-        if (Given(p, Kernel)) b = b with { Kernel = Enum.Parse<AttentionKernel>(p.GetValue(Kernel)!, ignoreCase: true) };
+        if (p.Given(Data)) b = b with { Data = p.GetValue(Data) };
+        if (p.Given(BatchSize)) b = b with { BatchSize = p.GetValue(BatchSize) };
+        if (p.Given(SeqLen)) b = b with { SeqLen = p.GetValue(SeqLen) };
+        if (p.Given(TokensPerStep)) b = b with { TokensPerStep = p.GetValue(TokensPerStep) };
+        if (p.Given(Steps)) b = b with { Steps = p.GetValue(Steps) };
+        if (p.Given(Lr)) b = b with { LearningRate = p.GetValue(Lr) };
+        if (p.Given(MinLrRatio)) b = b with { MinLrRatio = p.GetValue(MinLrRatio) };
+        if (p.Given(Warmup)) b = b with { WarmupSteps = p.GetValue(Warmup) };
+        if (p.Given(Schedule)) b = b with { Schedule = Enum.Parse<DecayShape>(p.GetValue(Schedule)!, ignoreCase: true) };
+        if (p.Given(Beta1)) b = b with { Beta1 = p.GetValue(Beta1) };
+        if (p.Given(Beta2)) b = b with { Beta2 = p.GetValue(Beta2) };
+        if (p.Given(WeightDecay)) b = b with { WeightDecay = p.GetValue(WeightDecay) };
+        if (p.Given(GradClip)) b = b with { GradClip = p.GetValue(GradClip) };
+        if (p.Given(Seed)) b = b with { Seed = p.GetValue(Seed) };
+        if (p.Given(EvalInterval)) b = b with { EvalInterval = p.GetValue(EvalInterval) };
+        if (p.Given(EvalBatches)) b = b with { EvalBatches = p.GetValue(EvalBatches) };
+        if (p.Given(CheckpointInterval)) b = b with { CheckpointInterval = p.GetValue(CheckpointInterval) };
+        if (p.Given(KeepCheckpoints)) b = b with { KeepCheckpoints = p.GetValue(KeepCheckpoints) };
+        if (p.Given(Runtime.Kernel)) b = b with { Kernel = Runtime.GetKernel(p) };
         return b;
-    }
-
-    /// <summary>Sets libtorch's thread count from --threads (all cores by default).</summary>
-    public void ApplyThreads(ParseResult p)
-    {
-        int n = Given(p, Threads) ? p.GetValue(Threads) : Environment.ProcessorCount;
-        if (n <= 0) throw new UsageException($"--threads must be positive, got {n}");
-        TorchSharp.torch.set_num_threads(n);
     }
 }
