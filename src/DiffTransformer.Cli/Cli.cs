@@ -15,6 +15,7 @@ public static class Cli
         BenchCommand.Create(),
         TrainCommand.Create(),
         CompareCommand.Create(),
+        EvalCommand.Create(),
     };
 
     /// <summary>Parses <paramref name="args"/> and runs the verb they name; returns the exit code.</summary>
