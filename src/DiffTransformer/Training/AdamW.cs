@@ -40,12 +40,12 @@ public sealed class AdamW : IDisposable
             if (!p.requires_grad) continue;
             var m = zeros_like(p).DetachFromDisposeScope();
             var v = zeros_like(p).DetachFromDisposeScope();
-            slots.Add(new Slot(name, p, Decays(name, p), m, v));
+            slots.Add(new Slot(name, p, Decays(p), m, v));
         }
     }
 
     /// <summary>Whether a parameter gets weight decay: matrices yes; norms, λ vectors and biases no.</summary>
-    public static bool Decays(string name, Tensor p) => p.dim() >= 2;
+    public static bool Decays(Tensor p) => p.dim() >= 2;
 
     /// <summary>Names of the parameters that get weight decay.</summary>
     public IEnumerable<string> DecayedParameters => slots.Where(s => s.Decay).Select(s => s.Name);

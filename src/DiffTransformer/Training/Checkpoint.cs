@@ -77,5 +77,4 @@ public static class Checkpoint
         return state;
     }
 
-    public static string StepText(long step) => step.ToString(CultureInfo.InvariantCulture);
 }

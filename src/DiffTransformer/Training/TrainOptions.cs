@@ -64,8 +64,8 @@ public sealed record TrainOptions
     public int KeepCheckpoints { get; init; } = 2;
 
     /// <summary>
-    /// Attention core. Blocked (our exact kernel; fused where it does not apply, e.g. on CUDA) trains fastest on CPU:
-    /// 2.2× the fused core for DIFF and 1.2× for the baseline (`small`, docs/BENCHMARKS.md).
+    /// Attention kernel. Blocked (our exact kernel; fused where it does not apply, e.g. on CUDA) is the fastest exact kernel
+    /// on CPU (docs/BENCHMARKS.md). Not part of a run's identity: the kernels compute the same function, so a resume may switch.
     /// </summary>
     public AttentionKernel Kernel { get; init; } = AttentionKernel.Blocked;
 

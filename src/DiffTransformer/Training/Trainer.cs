@@ -41,7 +41,7 @@ public sealed class Trainer
     }
 
     /// <summary>Options that may change when a run is resumed; everything else must equal run.json.</summary>
-    private static readonly string[] ResumeMutable = ["data", "out", "steps", "eval_interval", "eval_batches", "checkpoint_interval", "keep_checkpoints"];
+    private static readonly string[] ResumeMutable = ["data", "out", "steps", "eval_interval", "eval_batches", "checkpoint_interval", "keep_checkpoints", "kernel"];
 
     /// <summary>Reads the options a run was started with (run.json in its directory).</summary>
     public static TrainOptions LoadRunOptions(string runDir)

@@ -113,6 +113,14 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void AResumeMaySwitchTheKernelSinceTheyComputeTheSameFunction()
+    {
+        var saved = Options(Dataset(), "kernel") with { Kernel = DiffTransformer.Model.AttentionKernel.Blocked };
+        Assert.Empty(Trainer.ResumeDifferences(saved, saved with { Kernel = DiffTransformer.Model.AttentionKernel.Fused }));
+        Assert.NotEmpty(Trainer.ResumeDifferences(saved, saved with { Seed = saved.Seed + 1 }));      // identity still holds
+    }
+
+    [Fact]
     public void ResumingACompletedRunReportsWhatItMeasured()
     {
         string data = Dataset();
