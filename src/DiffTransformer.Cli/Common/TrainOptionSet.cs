@@ -1,5 +1,4 @@
 using System.CommandLine;
-using DiffTransformer.Model;
 using DiffTransformer.Training;
 
 namespace DiffTransformer.Cli.Common;

@@ -1,0 +1,61 @@
+namespace DiffTransformer.Cli.Tests;
+
+/// <summary>Bad command lines are refused before anything runs, naming what was wrong.</summary>
+public sealed class ParseErrorTests
+{
+    private static void AssertRefused(string named, params string[] args)
+    {
+        var run = CliRun.Of(args);
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains(named, run.Stderr);
+    }
+
+    [Fact]
+    public void UnknownOption() => AssertRefused("--bogus", "info", "--bogus");
+
+    [Fact]
+    public void UnknownVerb() => AssertRefused("frobnicate", "frobnicate");
+
+    [Fact]
+    public void MissingRequiredOption()
+    {
+        AssertRefused("--model", "generate", "hello");
+        AssertRefused("--model", "serve");
+        AssertRefused("--out", "prepare", "corpus.txt");
+    }
+
+    [Fact]
+    public void MissingRequiredArgument() => AssertRefused("'prepare'", "prepare", "--out", "somewhere");
+
+    [Fact]
+    public void UnknownKernel()
+    {
+        AssertRefused("nonsense", "generate", "-m", "x", "--kernel", "nonsense");
+        AssertRefused("nonsense", "train", "--kernel", "nonsense");
+    }
+
+    [Fact]
+    public void ThreadsMustBePositive()
+    {
+        foreach (var verb in new[] { "train", "compare", "bench decode", "bench model", "bench profile", "bench attention" })
+            AssertRefused("--threads", [.. verb.Split(' '), "--threads", "0"]);
+        AssertRefused("--threads", "generate", "-m", "x", "--threads", "0");
+        AssertRefused("--threads", "serve", "-m", "x", "--threads", "-2");
+    }
+
+    [Fact]
+    public void BadValues()
+    {
+        AssertRefused("--port", "serve", "-m", "x", "--port", "0");
+        AssertRefused("abc", "bench", "model", "--batch", "abc");
+        AssertRefused("nosuch", "info", "--arch", "nosuch");
+    }
+
+    [Fact]
+    public void UnknownConfigField()
+    {
+        var run = CliRun.Of("info", "--set", "unknown_field=1");
+        Assert.Equal(1, run.ExitCode);
+        Assert.StartsWith("error: unknown config field 'unknown_field'", Assert.Single(run.ErrorLines));
+    }
+}
