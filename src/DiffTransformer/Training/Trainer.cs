@@ -1,9 +1,7 @@
-using System.Diagnostics;
 using DiffTransformer.Data;
 using DiffTransformer.IO;
 using DiffTransformer.Model;
 using DiffTransformer.Tasks;
-using static TorchSharp.torch;
 
 namespace DiffTransformer.Training;
 
@@ -58,18 +56,30 @@ public sealed class Trainer
         return File.Exists(run.Summary) ? Json.Parse<TrainResult>(File.ReadAllText(run.Summary), run.Summary) : null;
     }
 
+    /// <summary>Trains (or resumes) the run in <see cref="TrainOptions.Out"/> to <see cref="TrainOptions.Steps"/>, or until <paramref name="cancel"/>.</summary>
     public TrainResult Run(CancellationToken cancel = default)
+    {
+        using var plan = PrepareRun();
+        ClaimRunDirectory(plan);
+        using var session = new TrainingSession(plan, log, progress, LossOverride);
+        return session.Run(cancel);
+    }
+
+    /// <summary>
+    /// Decides between a new run, a resume and a refusal, opens the data and checks it against the options and the
+    /// checkpoint. Changes nothing in the run directory (only the built-in task's dataset may be generated into its
+    /// data/ folder, which every later run reuses), so a refused run leaves the previous one as it was.
+    /// </summary>
+    private RunPlan PrepareRun()
     {
         var run = new RunDirectory(Options.Out);
         // absolute paths in run.json, so a run resumes from any working directory
         var options = Options with { Out = run.Root, Data = Options.Data is null ? null : Path.GetFullPath(Options.Data) };
         TrainerState? resumeFrom = null;
         string? resumeDir = null;
-
         if (Resume)
         {
-            var saved = LoadRunOptions(run.Root);
-            CheckResumeCompatible(saved, options, run.OptionsFile);
+            CheckResumeCompatible(LoadRunOptions(run.Root), options, run.OptionsFile);
             resumeDir = run.Latest() ?? throw new InvalidDataException($"{run.Root} has no complete checkpoint to resume from");
             resumeFrom = Checkpoint.LoadState(resumeDir);
         }
@@ -78,200 +88,42 @@ public sealed class Trainer
             throw new IOException($"{run.Root} already holds a run; use --resume to continue it or --force to start over");
         }
 
-        // ---- data ----
         string dataDir = options.Data ?? BuiltinTask.EnsureDataset(run.Data, log);
-        using var dataset = TokenDataset.Open(dataDir);
-        var meta = dataset.Meta;
-        if (resumeFrom is not null && resumeFrom.Tokenizer != meta.Tokenizer)
-            throw new InvalidDataException($"the checkpoint {resumeDir} was trained with tokenizer '{resumeFrom.Tokenizer}' but the dataset {dataDir} uses '{meta.Tokenizer}'");
-        var config = options.Model;
-        if (options.VocabFromData && !Resume && config.VocabSize != meta.VocabSize)
+        var dataset = TokenDataset.Open(dataDir);
+        try
         {
-            log($"vocab_size set to {meta.VocabSize} from the dataset's tokenizer '{meta.Tokenizer}' (was {config.VocabSize})");
-            config = config with { VocabSize = meta.VocabSize };
+            var meta = dataset.Meta;
+            if (resumeFrom is not null && resumeFrom.Tokenizer != meta.Tokenizer)
+                throw new InvalidDataException($"the checkpoint {resumeDir} was trained with tokenizer '{resumeFrom.Tokenizer}' but the dataset {dataDir} uses '{meta.Tokenizer}'");
+            var config = options.Model;
+            if (options.VocabFromData && !Resume && config.VocabSize != meta.VocabSize)
+            {
+                log($"vocab_size set to {meta.VocabSize} from the dataset's tokenizer '{meta.Tokenizer}' (was {config.VocabSize})");
+                config = config with { VocabSize = meta.VocabSize };
+            }
+            if (meta.VocabSize > config.VocabSize)
+                throw new ConfigException($"the dataset's tokenizer '{meta.Tokenizer}' has {meta.VocabSize} tokens but the model's vocab_size is {config.VocabSize}; set vocab_size to at least {meta.VocabSize}");
+            options = options with { Model = config };
+            var task = TaskEvaluator ?? BuiltinTask.Evaluator(dataDir, options.Model.MaxSeqLen);
+            if (dataset.Train.Length < options.SeqLen + 1)
+                throw new InvalidDataException($"the train split of {dataDir} has {dataset.Train.Length} tokens, fewer than seq_len + 1 = {options.SeqLen + 1}");
+            return new RunPlan(run, options, dataDir, dataset, task, resumeDir);
         }
-        if (meta.VocabSize > config.VocabSize)
-            throw new ConfigException($"the dataset's tokenizer '{meta.Tokenizer}' has {meta.VocabSize} tokens but the model's vocab_size is {config.VocabSize}; set vocab_size to at least {meta.VocabSize}");
-        options = options with { Model = config };
-        var task = TaskEvaluator ?? BuiltinTask.Evaluator(dataDir, config.MaxSeqLen);
+        catch
+        {
+            dataset.Dispose();
+            throw;
+        }
+    }
 
-        if (dataset.Train.Length < options.SeqLen + 1)
-            throw new InvalidDataException($"the train split of {dataDir} has {dataset.Train.Length} tokens, fewer than seq_len + 1 = {options.SeqLen + 1}");
-
-        // Everything is checked: only now change the run directory.
+    /// <summary>Everything is checked: only now change the run directory (a new run replaces a previous one and writes run.json).</summary>
+    private void ClaimRunDirectory(RunPlan plan)
+    {
+        var run = plan.Run;
         if (!Resume && run.HasRun) ClearRun(run);
         Directory.CreateDirectory(run.Root);
         Checkpoint.CleanIncomplete(run);
-        if (!Resume) options.Save(run.OptionsFile);
-
-        // ---- model and optimizer ----
-        manual_seed(options.Seed);
-        using var model = new LanguageModel(config) { Kernel = options.Kernel };
-        using var optimizer = new AdamW(model.named_parameters(), options.Beta1, options.Beta2, options.Eps, options.WeightDecay);
-        var metrics = new MetricsLog(run.Metrics);
-        var state = new TrainerState { Tokenizer = meta.Tokenizer };
-        if (resumeDir is not null)
-        {
-            state = Checkpoint.Restore(resumeDir, model, optimizer);
-            metrics.TruncateAfter(state.Step);
-            log($"resumed from {resumeDir} at step {state.Step} ({state.Tokens:N0} tokens)");
-        }
-        else if (File.Exists(run.Metrics))
-        {
-            File.Delete(run.Metrics);
-        }
-        long parameters = model.parameters().Sum(p => p.numel());
-        log($"{(config.Arch == Architecture.Diff ? "DIFF Transformer" : "Transformer")}: {parameters:N0} parameters; data {dataDir} " +
-            $"({meta.Tokenizer}, train {dataset.Train.Length:N0} tokens, val {dataset.Val.Length:N0}); " +
-            $"{options.Steps} steps × {options.EffectiveTokensPerStep:N0} tokens (batch {options.BatchSize} × {options.SeqLen}" +
-            (options.AccumulationSteps > 1 ? $" × {options.AccumulationSteps} micro-batches" : "") + ")");
-
-        var schedule = options.MakeSchedule();
-        var trainSampler = new TokenBatchSampler(dataset.Train, options.Seed);
-        TokenBatchSampler? valSampler = null;
-        if (options.EvalInterval > 0)
-        {
-            if (dataset.Val.Length > options.SeqLen + 1) valSampler = new TokenBatchSampler(dataset.Val, options.Seed);
-            else log($"validation disabled: the val split has {dataset.Val.Length} tokens, fewer than seq_len + 1 = {options.SeqLen + 1}");
-        }
-
-        int b = options.BatchSize, t = options.SeqLen, accum = options.AccumulationSteps;
-        long startStep = state.Step;
-        var sessionTimer = Stopwatch.StartNew();
-        double trainSeconds = 0;
-        long sessionTokens = 0;
-        var recentLosses = new List<double>();
-        double? lastVal = state.LastValLoss;
-        IReadOnlyDictionary<string, double> lastTask = new Dictionary<string, double>();
-        string? lastCheckpoint = resumeDir;
-        double emaTps = 0;
-
-        string SaveCheckpoint(long completed)
-        {
-            state = state with { Step = completed, LastValLoss = lastVal };
-            string dir = Checkpoint.Save(run, model, optimizer, state, options.KeepCheckpoints);
-            log($"checkpoint {Path.GetRelativePath(run.Root, dir)}");
-            return dir;
-        }
-
-        void Evaluate(long completed)
-        {
-            var sw = Stopwatch.StartNew();
-            if (valSampler is not null)
-            {
-                lastVal = ValidationLoss(model, valSampler, b, t, options.EvalBatches);
-            }
-            if (task is not null) lastTask = task.Evaluate(model);
-            metrics.Append(new MetricRecord
-            {
-                Kind = "eval", Step = completed, ValLoss = lastVal, Lambda = Lambdas(model),
-                Task = lastTask.Count > 0 ? new Dictionary<string, double>(lastTask) : null,
-            });
-            string taskText = string.Concat(lastTask.Select(kv => $", {kv.Key} {kv.Value:F3}"));
-            log($"step {completed}: val loss {(lastVal is double v ? v.ToString("F4") : "n/a")}{taskText} ({sw.Elapsed.TotalSeconds:F1} s)");
-        }
-
-        for (long step = startStep; step < options.Steps; step++)
-        {
-            if (cancel.IsCancellationRequested)
-            {
-                lastCheckpoint = SaveCheckpoint(step);
-                TryPlot(run, model.Config);
-                log($"interrupted after step {step}; resume with --resume");
-                return Result(TrainOutcome.Interrupted, step);
-            }
-
-            var sw = Stopwatch.StartNew();
-            double lossSum = 0;
-            for (int micro = 0; micro < accum; micro++)
-            {
-                var (inputs, targets) = trainSampler.GetRows(state.NextRow, b, t);
-                using var scope = NewDisposeScope();
-                var x = tensor(inputs, [b, t]);                                  // (B, T)
-                var y = tensor(targets, [b, t]);                                 // (B, T)
-                var loss = LanguageModel.CrossEntropy(model.Forward(x), y);     // ()
-                double value = loss.item<float>();
-                if (LossOverride is not null) value = LossOverride(step + 1, value);
-                if (!double.IsFinite(value)) throw Diverged(step + 1, value, micro);
-                (accum == 1 ? loss : loss.div(accum)).backward();
-                lossSum += value;
-                state = state with { NextRow = state.NextRow + b };
-            }
-            double gradNorm = optimizer.ClipGradNorm(options.GradClip);
-            if (!double.IsFinite(gradNorm)) throw Diverged(step + 1, gradNorm, -1);
-            double lr = schedule.At(step);
-            optimizer.Update(lr);
-            optimizer.ZeroGrad();
-
-            double seconds = sw.Elapsed.TotalSeconds;
-            trainSeconds += seconds;
-            long stepTokens = (long)accum * b * t;
-            sessionTokens += stepTokens;
-            double tps = stepTokens / seconds;
-            emaTps = emaTps == 0 ? tps : 0.9 * emaTps + 0.1 * tps;
-            double meanLoss = lossSum / accum;
-            recentLosses.Add(meanLoss);
-            long completed = step + 1;
-            state = state with { Step = completed, Tokens = state.Tokens + stepTokens, ElapsedSeconds = state.ElapsedSeconds + seconds };
-            metrics.Append(new MetricRecord
-            {
-                Kind = "train", Step = completed, Loss = meanLoss, Lr = lr, GradNorm = gradNorm, Tokens = state.Tokens,
-                TokensPerSecond = Math.Round(tps, 1), ElapsedSeconds = Math.Round(state.ElapsedSeconds, 3),
-                Lambda = completed % 10 == 0 ? Lambdas(model) : null,
-            });
-
-            bool last = completed == options.Steps;
-            if (options.EvalInterval > 0 && (completed % options.EvalInterval == 0 || last)) Evaluate(completed);
-            if (last || (options.CheckpointInterval > 0 && completed % options.CheckpointInterval == 0))
-                lastCheckpoint = SaveCheckpoint(completed);
-
-            var eta = TimeSpan.FromSeconds((options.Steps - completed) * (trainSeconds / (completed - startStep)));
-            progress?.Report(new TrainProgress(completed, options.Steps, meanLoss, lr, emaTps, sessionTimer.Elapsed, eta, lastVal, lastTask));
-        }
-
-        ModelStore.Save(model, run.Final, meta.Tokenizer);
-        TryPlot(run, model.Config);
-        var result = Result(TrainOutcome.Completed, state.Step) with { FinalModel = run.Final };
-        Json.Write(run.Summary, result, Json.Escaped);
-        return result;
-
-        TrainResult Result(TrainOutcome outcome, long step)
-        {
-            var tail = recentLosses.Skip(recentLosses.Count - Math.Max(1, recentLosses.Count / 10)).ToList();
-            var result = new TrainResult
-            {
-                Outcome = outcome, RunDirectory = run.Root, Step = step, Parameters = parameters, Model = config,
-                FinalTrainLoss = tail.Count > 0 ? tail.Average() : null, FinalValLoss = lastVal,
-                TokensPerSecond = trainSeconds > 0 ? sessionTokens / trainSeconds : 0, Task = lastTask,
-                LastCheckpoint = lastCheckpoint, Elapsed = sessionTimer.Elapsed,
-            };
-            return step > startStep ? result : FromEarlierSessions(result);
-        }
-
-        // A session that ran no step (resumed at the last one) reports what the earlier sessions measured rather than
-        // empty figures: the last 10% of the logged training losses, the last task scores, the previous summary's speed.
-        TrainResult FromEarlierSessions(TrainResult r)
-        {
-            var records = File.Exists(run.Metrics) ? MetricsLog.Read(run.Metrics) : [];
-            var losses = records.Where(m => m.Kind == "train" && m.Step <= r.Step && m.Loss is not null).Select(m => m.Loss!.Value).ToList();
-            var lastEval = records.LastOrDefault(m => m.Kind == "eval" && m.Step <= r.Step);
-            var previous = File.Exists(run.Summary) ? LoadSummary(run.Root) : null;
-            return r with
-            {
-                FinalTrainLoss = losses.Count > 0 ? losses.Skip(losses.Count - Math.Max(1, losses.Count / 10)).Average() : r.FinalTrainLoss,
-                Task = lastEval?.Task is { Count: > 0 } task ? task : r.Task,
-                TokensPerSecond = previous?.TokensPerSecond ?? r.TokensPerSecond,
-                Elapsed = previous?.Elapsed ?? r.Elapsed,
-            };
-        }
-
-        TrainingDivergedException Diverged(long completedStep, double value, int micro)
-        {
-            string where = micro >= 0 ? $"loss {value} at step {completedStep}" + (accum > 1 ? $" (micro-batch {micro + 1} of {accum})" : "")
-                                      : $"gradient norm {value} at step {completedStep}";
-            string keep = lastCheckpoint is null ? "no checkpoint had been written yet" : $"the last good checkpoint is {lastCheckpoint}";
-            return new TrainingDivergedException($"training diverged: {where}; stopped without updating the weights; {keep}. Try a lower learning rate (now {options.LearningRate}) or more warm-up.");
-        }
+        if (!Resume) plan.Options.Save(run.OptionsFile);
     }
 
     /// <summary>Deletes a previous run's files (not its generated data, which is reused).</summary>
@@ -281,45 +133,6 @@ public sealed class Trainer
             if (File.Exists(f)) File.Delete(f);
         foreach (var d in new[] { run.CheckpointsDir, run.Final })
             if (Directory.Exists(d)) Directory.Delete(d, recursive: true);
-    }
-
-    private static double ValidationLoss(LanguageModel model, TokenBatchSampler sampler, int b, int t, int maxBatches)
-    {
-        using var _ = no_grad();
-        double sum = 0;
-        int n = 0;
-        foreach (var (inputs, targets) in sampler.EvalBatches(b, t, maxBatches))
-        {
-            using var scope = NewDisposeScope();
-            var loss = LanguageModel.CrossEntropy(model.Forward(tensor(inputs, [b, t])), tensor(targets, [b, t]));
-            sum += loss.item<float>();
-            n++;
-        }
-        return sum / n;
-    }
-
-    private static double[]? Lambdas(LanguageModel model)
-    {
-        if (model.Config.Arch != Architecture.Diff) return null;
-        using var _ = no_grad();
-        return model.Layers.Select(l =>
-        {
-            using var lam = ((DifferentialAttention)l.Attention).LambdaFull();
-            return Math.Round((double)lam.item<float>(), 5);
-        }).ToArray();
-    }
-
-    private void TryPlot(RunDirectory run, ModelConfig config)
-    {
-        try
-        {
-            string label = config.Arch == Architecture.Diff ? "DIFF" : "Transformer";
-            LossPlot.Write(run.Plot, $"{label}: {Path.GetFileName(run.Root)}", [new LossPlot.Series(label, MetricsLog.Read(run.Metrics))]);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            log($"warning: could not write {run.Plot}: {e.Message}");
-        }
     }
 
     private static void CheckResumeCompatible(TrainOptions saved, TrainOptions given, string source)
