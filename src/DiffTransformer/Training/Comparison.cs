@@ -1,6 +1,7 @@
 using System.Globalization;
-using DiffTransformer.IO;
 using System.Text;
+using DiffTransformer.Data;
+using DiffTransformer.IO;
 using DiffTransformer.Model;
 using DiffTransformer.Tasks;
 
@@ -20,6 +21,8 @@ public static class Comparison
         options = options.Validate();
         string root = Path.GetFullPath(options.Out);
         string data = Path.GetFullPath(options.Data ?? BuiltinTask.EnsureDataset(Path.Combine(root, "data"), log));
+        DatasetMeta meta;
+        using (var dataset = TokenDataset.Open(data)) meta = dataset.Meta;
         var results = new Dictionary<Architecture, TrainResult>();
         foreach (var arch in new[] { Architecture.Diff, Architecture.Transformer })
         {
@@ -28,7 +31,7 @@ public static class Comparison
             string label = arch == Architecture.Diff ? "DIFF Transformer" : "Transformer";
             if (force && run.HasRun) Directory.Delete(run.Root, recursive: true);
             var done = Trainer.LoadSummary(run.Root);
-            if (done is not null && done.Outcome == TrainOutcome.Completed && done.Step == sub.Steps && SameRun(run, sub))
+            if (done is not null && done.Outcome == TrainOutcome.Completed && done.Step == sub.Steps && SameRun(run, sub.ResolveVocabulary(meta)))
             {
                 log($"{label}: already trained ({run.Root}), reusing its results");
                 results[arch] = done;
@@ -56,8 +59,8 @@ public static class Comparison
     public static string ArchName(Architecture a) => a == Architecture.Diff ? "diff" : "transformer";
 
     /// <summary>
-    /// Whether a completed sub-run can stand for the wanted one: the options resume accepts (a changed evaluation or
-    /// checkpoint cadence does not change what was trained) and the same dataset.
+    /// Whether a completed sub-run can stand for the wanted one (its vocabulary resolved against the data): the options
+    /// resume accepts (a changed evaluation or checkpoint cadence does not change what was trained) and the same dataset.
     /// </summary>
     private static bool SameRun(RunDirectory run, TrainOptions wanted)
     {

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using DiffTransformer.Data;
 using DiffTransformer.IO;
 using DiffTransformer.Model;
 
@@ -16,7 +17,7 @@ public sealed record TrainOptions
     /// <summary>The model to train.</summary>
     public ModelConfig Model { get; init; } = Presets.Get("tiny");
 
-    /// <summary>When true, vocab_size is set from the dataset's tokenizer (a preset's vocabulary is only a default).</summary>
+    /// <summary>When true, vocab_size is set from the dataset's tokenizer (a preset's vocabulary is only a default); see <see cref="ResolveVocabulary"/>.</summary>
     public bool VocabFromData { get; init; } = true;
 
     /// <summary>Rows of one micro-batch.</summary>
@@ -98,6 +99,18 @@ public sealed record TrainOptions
         if (EvalBatches <= 0) throw new ArgumentException($"eval_batches must be positive, got {EvalBatches}");
         if (KeepCheckpoints < 1) throw new ArgumentException($"keep_checkpoints must be at least 1, got {KeepCheckpoints}");
         return this;
+    }
+
+    /// <summary>
+    /// The vocabulary rule, in one place: with <see cref="VocabFromData"/> the model's vocab_size becomes the dataset's;
+    /// an explicit one stands. Either way the dataset's tokens must fit, or <see cref="ConfigException"/> says so.
+    /// </summary>
+    public TrainOptions ResolveVocabulary(DatasetMeta meta)
+    {
+        var model = VocabFromData ? Model with { VocabSize = meta.VocabSize } : Model;
+        if (meta.VocabSize > model.VocabSize)
+            throw new ConfigException($"the dataset's tokenizer '{meta.Tokenizer}' has {meta.VocabSize} tokens but the model's vocab_size is {model.VocabSize}; set vocab_size to at least {meta.VocabSize}");
+        return this with { Model = model };
     }
 
     public LrSchedule MakeSchedule() => new(LearningRate, LearningRate * MinLrRatio, WarmupSteps, Steps, Schedule);

@@ -75,11 +75,12 @@ public sealed class Trainer
         var run = new RunDirectory(Options.Out);
         // absolute paths in run.json, so a run resumes from any working directory
         var options = Options with { Out = run.Root, Data = Options.Data is null ? null : Path.GetFullPath(Options.Data) };
+        TrainOptions? saved = null;
         TrainerState? resumeFrom = null;
         string? resumeDir = null;
         if (Resume)
         {
-            CheckResumeCompatible(LoadRunOptions(run.Root), options, run.OptionsFile);
+            saved = LoadRunOptions(run.Root);
             resumeDir = run.Latest() ?? throw new InvalidDataException($"{run.Root} has no complete checkpoint to resume from");
             resumeFrom = Checkpoint.LoadState(resumeDir);
         }
@@ -95,15 +96,11 @@ public sealed class Trainer
             var meta = dataset.Meta;
             if (resumeFrom is not null && resumeFrom.Tokenizer != meta.Tokenizer)
                 throw new InvalidDataException($"the checkpoint {resumeDir} was trained with tokenizer '{resumeFrom.Tokenizer}' but the dataset {dataDir} uses '{meta.Tokenizer}'");
-            var config = options.Model;
-            if (options.VocabFromData && !Resume && config.VocabSize != meta.VocabSize)
-            {
-                log($"vocab_size set to {meta.VocabSize} from the dataset's tokenizer '{meta.Tokenizer}' (was {config.VocabSize})");
-                config = config with { VocabSize = meta.VocabSize };
-            }
-            if (meta.VocabSize > config.VocabSize)
-                throw new ConfigException($"the dataset's tokenizer '{meta.Tokenizer}' has {meta.VocabSize} tokens but the model's vocab_size is {config.VocabSize}; set vocab_size to at least {meta.VocabSize}");
-            options = options with { Model = config };
+            var resolved = options.ResolveVocabulary(meta);
+            if (resolved.Model.VocabSize != options.Model.VocabSize)
+                log($"vocab_size set to {meta.VocabSize} from the dataset's tokenizer '{meta.Tokenizer}' (was {options.Model.VocabSize})");
+            options = resolved;
+            if (saved is not null) CheckResumeCompatible(saved, options, run.OptionsFile);
             var task = TaskEvaluator ?? BuiltinTask.Evaluator(dataDir, options.Model.MaxSeqLen);
             if (dataset.Train.Length < options.SeqLen + 1)
                 throw new InvalidDataException($"the train split of {dataDir} has {dataset.Train.Length} tokens, fewer than seq_len + 1 = {options.SeqLen + 1}");
@@ -145,6 +142,8 @@ public sealed class Trainer
     /// <summary>
     /// The options of <paramref name="given"/> that a run saved with <paramref name="saved"/> cannot continue with,
     /// as "name given (saved: value)"; empty when it can (paths, steps and evaluation/checkpoint cadence may change).
+    /// <paramref name="given"/> is compared as resolved against its dataset
+    /// (<see cref="TrainOptions.ResolveVocabulary"/>), as run.json was saved.
     /// </summary>
     public static IReadOnlyList<string> ResumeDifferences(TrainOptions saved, TrainOptions given)
     {
@@ -157,9 +156,9 @@ public sealed class Trainer
             string sa = value?.ToJsonString() ?? "null", sb = b[key]?.ToJsonString() ?? "null";
             if (sa != sb) diffs.Add($"{key} {sb} (saved: {sa})");
         }
-        // The model must match too, except a vocabulary the saved run took from its data.
+        // vocab_from_data only says where vocab_size came from; the resolved model itself must match
         var ma = saved.Model;
-        var mb = given.VocabFromData ? given.Model with { VocabSize = ma.VocabSize } : given.Model;
+        var mb = given.Model;
         if (ma != mb) diffs.Add($"model {mb.ToJson().ReplaceLineEndings(" ")} (saved: {ma.ToJson().ReplaceLineEndings(" ")})");
         return diffs;
     }

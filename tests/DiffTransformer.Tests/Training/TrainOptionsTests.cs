@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using DiffTransformer.Data;
 using DiffTransformer.Model;
 using DiffTransformer.Tests.Data;
 using DiffTransformer.Training;
@@ -10,6 +11,16 @@ public sealed class TrainOptionsTests : IDisposable
     private readonly TempDir tmp = new();
 
     public void Dispose() => tmp.Dispose();
+
+    private static DatasetMeta Meta(string tokenizer, int vocab)
+    {
+        var split = new SplitMeta { Documents = 0, Tokens = 0, Bytes = 0, Shards = [] };
+        return new DatasetMeta
+        {
+            Tokenizer = tokenizer, VocabSize = vocab, EotId = vocab - 1, TokenWidth = 2, Seed = 1, ShardTokens = 1000, Source = "test",
+            CreatedUtc = DateTime.UnixEpoch, Train = split, Val = split,
+        };
+    }
 
     [Fact]
     public void RunJsonRoundTripsAndRefusesAnUnknownFieldNamingItAndTheFile()
@@ -26,5 +37,18 @@ public sealed class TrainOptionsTests : IDisposable
         var e = Assert.Throws<InvalidDataException>(() => Trainer.LoadRunOptions(run.Root));
         Assert.StartsWith(run.OptionsFile + ": ", e.Message);
         Assert.Contains("'lerning_rate'", e.Message);
+    }
+
+    [Fact]
+    public void TheVocabularyComesFromTheDataUnlessGivenAndMustHoldItsTokens()
+    {
+        var preset = new TrainOptions { Model = Presets.Get("tiny") };
+        Assert.Equal(50257, preset.ResolveVocabulary(Meta("gpt2", 50257)).Model.VocabSize);          // a preset's vocabulary is a default
+        Assert.Equal(preset.Model with { VocabSize = 50257 }, preset.ResolveVocabulary(Meta("gpt2", 50257)).Model);
+
+        var given = preset with { Model = preset.Model with { VocabSize = 300 }, VocabFromData = false };
+        Assert.Equal(300, given.ResolveVocabulary(Meta("byte", 257)).Model.VocabSize);              // an explicit one stands
+        var e = Assert.Throws<ConfigException>(() => given.ResolveVocabulary(Meta("gpt2", 50257)));
+        Assert.Equal("the dataset's tokenizer 'gpt2' has 50257 tokens but the model's vocab_size is 300; set vocab_size to at least 50257", e.Message);
     }
 }

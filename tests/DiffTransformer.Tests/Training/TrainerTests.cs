@@ -121,6 +121,19 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void AResumeGivenAPresetVocabularyTakesTheDatasOwn()
+    {
+        string data = Dataset();
+        using (var cts = new CancellationTokenSource())
+            new Trainer(Options(data, "preset"), progress: new Progress3(cts)).Run(cts.Token);
+        // as `train --resume --preset …` passes it: a preset's vocabulary, which the data replaces (vocab_from_data)
+        var given = Options(data, "preset") with { Model = Tiny with { VocabSize = 100 } };
+        var r = new Trainer(given) { Resume = true }.Run();
+        Assert.Equal(6, r.Step);
+        Assert.Equal(257, r.Model.VocabSize);
+    }
+
+    [Fact]
     public void ResumingACompletedRunReportsWhatItMeasured()
     {
         string data = Dataset();
