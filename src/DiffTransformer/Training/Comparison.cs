@@ -60,7 +60,8 @@ public static class Comparison
 
     /// <summary>
     /// Whether a completed sub-run can stand for the wanted one (its vocabulary resolved against the data): the options
-    /// resume accepts (a changed evaluation or checkpoint cadence does not change what was trained) and the same dataset.
+    /// resume accepts (a changed evaluation or checkpoint cadence or kernel does not change what was trained) and the
+    /// same dataset.
     /// </summary>
     private static bool SameRun(RunDirectory run, TrainOptions wanted)
     {

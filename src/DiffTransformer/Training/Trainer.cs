@@ -141,8 +141,8 @@ public sealed class Trainer
 
     /// <summary>
     /// The options of <paramref name="given"/> that a run saved with <paramref name="saved"/> cannot continue with,
-    /// as "name given (saved: value)"; empty when it can (paths, steps and evaluation/checkpoint cadence may change).
-    /// <paramref name="given"/> is compared as resolved against its dataset
+    /// as "name given (saved: value)"; empty when it can (paths, steps, evaluation/checkpoint cadence and the attention
+    /// kernel may change). <paramref name="given"/> is compared as resolved against its dataset
     /// (<see cref="TrainOptions.ResolveVocabulary"/>), as run.json was saved.
     /// </summary>
     public static IReadOnlyList<string> ResumeDifferences(TrainOptions saved, TrainOptions given)

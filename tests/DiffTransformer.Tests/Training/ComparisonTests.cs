@@ -36,5 +36,7 @@ public sealed class ComparisonTests(ITestOutputHelper log) : IDisposable
         var again = Comparison.Run(options, force: false, log.WriteLine);    // completed runs are reused, not retrained
         Assert.Equal(m1, File.GetLastWriteTimeUtc(tmp["cmp/diff/metrics.jsonl"]));
         Assert.Equal(r.Diff.FinalValLoss, again.Diff.FinalValLoss);
+        Comparison.Run(options with { Kernel = AttentionKernel.Explicit }, force: false, log.WriteLine);   // another kernel computes the same runs
+        Assert.Equal(m1, File.GetLastWriteTimeUtc(tmp["cmp/diff/metrics.jsonl"]));
     }
 }

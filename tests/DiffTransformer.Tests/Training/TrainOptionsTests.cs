@@ -51,4 +51,14 @@ public sealed class TrainOptionsTests : IDisposable
         var e = Assert.Throws<ConfigException>(() => given.ResolveVocabulary(Meta("gpt2", 50257)));
         Assert.Equal("the dataset's tokenizer 'gpt2' has 50257 tokens but the model's vocab_size is 300; set vocab_size to at least 50257", e.Message);
     }
+
+    [Fact]
+    public void ResumeDifferencesNameOnlyWhatChangesTheTraining()
+    {
+        var saved = new TrainOptions { Out = tmp["a"], Kernel = AttentionKernel.Blocked };
+        Assert.Empty(Trainer.ResumeDifferences(saved, saved with { Kernel = AttentionKernel.Fused, Steps = 900, Out = tmp["b"] }));
+        Assert.Equal(["learning_rate 0.1 (saved: 0.003)"], Trainer.ResumeDifferences(saved, saved with { LearningRate = 0.1 }));
+        Assert.Single(Trainer.ResumeDifferences(saved, saved with { Model = saved.Model with { VocabSize = 300 } }), d => d.StartsWith("model ", StringComparison.Ordinal));
+        Assert.Empty(Trainer.ResumeDifferences(saved, saved with { VocabFromData = false }));   // where vocab_size came from is not the model
+    }
 }

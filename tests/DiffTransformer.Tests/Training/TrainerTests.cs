@@ -121,6 +121,24 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void ARunResumedWithAnotherKernelContinuesItsCurve()
+    {
+        string data = Dataset();
+        new Trainer(Options(data, "whole")).Run();                           // blocked throughout
+        using (var cts = new CancellationTokenSource())
+            new Trainer(Options(data, "switched"), progress: new Progress3(cts)).Run(cts.Token);
+        var fused = Trainer.LoadRunOptions(tmp["switched"]) with { Out = tmp["switched"], Kernel = AttentionKernel.Fused };
+        var r = new Trainer(fused, log.WriteLine) { Resume = true }.Run();
+        Assert.Equal(TrainOutcome.Completed, r.Outcome);
+        Assert.Equal(6, r.Step);
+        var whole = Losses(tmp["whole"]);
+        var switched = Losses(tmp["switched"]);
+        log.WriteLine($"blocked:          {string.Join(", ", whole)}\nblocked → fused:  {string.Join(", ", switched)}");
+        Assert.Equal(whole.Count, switched.Count);
+        for (int i = 0; i < whole.Count; i++) Assert.Equal(whole[i], switched[i], 3);   // the same function, float32 rounding apart
+    }
+
+    [Fact]
     public void AResumeGivenAPresetVocabularyTakesTheDatasOwn()
     {
         string data = Dataset();
