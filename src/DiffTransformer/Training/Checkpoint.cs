@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
 using DiffTransformer.IO;
 using DiffTransformer.Model;
 using static TorchSharp.torch;
@@ -33,7 +31,7 @@ public static class Checkpoint
         AfterFileWritten?.Invoke(OptimizerFile);
         using (var rng = get_rng_state())
             SafeTensorsFile.Save(Path.Combine(tmp, RngFile), [new("torch_rng_state", rng)]);
-        AtomicFile.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, TrainerState.JsonOptions) + "\n");
+        Json.Write(Path.Combine(tmp, StateFile), state);
         AfterFileWritten?.Invoke(StateFile);
 
         AtomicDirectory.MoveIntoPlace(tmp, final); // replaces a checkpoint of the same step (e.g. interrupted right after one)

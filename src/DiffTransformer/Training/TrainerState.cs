@@ -1,6 +1,3 @@
-using System.Text.Json;
-using DiffTransformer.IO;
-
 namespace DiffTransformer.Training;
 
 /// <summary>Progress of a run at a checkpoint: with the model and optimizer state it is all a resume needs.</summary>
@@ -16,7 +13,4 @@ public sealed record TrainerState
     public double ElapsedSeconds { get; init; }
     public string Tokenizer { get; init; } = "";
     public double? LastValLoss { get; init; }
-
-    /// <summary>The options of state.json: the project's (<see cref="Json.Options"/>).</summary>
-    public static JsonSerializerOptions JsonOptions => Json.Options;
 }
