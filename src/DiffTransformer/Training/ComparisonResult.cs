@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Text;
-using DiffTransformer.Model;
-
 namespace DiffTransformer.Training;
 
 /// <summary>Both runs of a head-to-head and the table that compares them.</summary>

@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace DiffTransformer.Training;
 
 /// <summary>Loss curves as a PNG (ScottPlot): raw training loss faint, smoothed bold, validation as markers.</summary>

@@ -1,9 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
-using DiffTransformer.IO;
-using DiffTransformer.Model;
-using static TorchSharp.torch;
-
 namespace DiffTransformer.Training;
 
 /// <summary>Where a run keeps its files.</summary>
