@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using DiffTransformer.Model;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace DiffTransformer.Benchmarks;
 

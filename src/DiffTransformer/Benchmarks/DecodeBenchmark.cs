@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using DiffTransformer.Model;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiffTransformer.Benchmarks;

@@ -1,8 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using DiffTransformer.Model;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace DiffTransformer.Benchmarks;
 

@@ -1,8 +1,3 @@
-using System.Diagnostics;
-using DiffTransformer.Model;
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace DiffTransformer.Benchmarks;
 
 /// <summary>One measured configuration; times per repeat.</summary>

@@ -1,8 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-using DiffTransformer.Kernels;
-using static TorchSharp.torch;
 
 namespace DiffTransformer.Benchmarks;
 

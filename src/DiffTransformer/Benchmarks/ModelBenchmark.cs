@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using DiffTransformer.Model;
 using DiffTransformer.Training;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiffTransformer.Benchmarks;

@@ -1,8 +1,4 @@
-using System.Diagnostics;
 using DiffTransformer.Model;
-using DiffTransformer.Training;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace DiffTransformer.Benchmarks;
 

@@ -1,8 +1,3 @@
-using System.Diagnostics;
-using DiffTransformer.Model;
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace DiffTransformer.Benchmarks;
 
 /// <summary>Ratios of paired timings: round r of one measurement against round r of another.</summary>

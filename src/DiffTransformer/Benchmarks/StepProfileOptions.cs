@@ -1,10 +1,4 @@
-using System.Diagnostics;
-using DiffTransformer.Kernels;
 using DiffTransformer.Model;
-using DiffTransformer.Training;
-using TorchSharp;
-using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace DiffTransformer.Benchmarks;
 

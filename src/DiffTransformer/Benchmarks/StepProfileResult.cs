@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using DiffTransformer.Kernels;
-using DiffTransformer.Model;
-using DiffTransformer.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

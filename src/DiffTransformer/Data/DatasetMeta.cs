@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using System.Runtime.InteropServices;
 using DiffTransformer.IO;
 
 namespace DiffTransformer.Data;

@@ -1,11 +1,8 @@
 using System.Collections.Concurrent;
 using DiffTransformer.IO;
 using System.Diagnostics;
-using System.IO.Compression;
-using System.IO.Enumeration;
 using System.Runtime.ExceptionServices;
 using System.Text;
-using System.Text.Json;
 
 namespace DiffTransformer.Data;
 

@@ -1,7 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.IO.Compression;
-using System.IO.Enumeration;
 using System.Runtime.ExceptionServices;
 using System.Text;
 using System.Text.Json;

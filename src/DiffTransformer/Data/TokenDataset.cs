@@ -1,7 +1,3 @@
-using System.Runtime.InteropServices;
-using System.Text.Json;
-using System.Text.Json.Serialization;
-
 namespace DiffTransformer.Data;
 
 /// <summary>

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using DiffTransformer.Data;
 using DiffTransformer.Model;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiffTransformer.Evaluation;

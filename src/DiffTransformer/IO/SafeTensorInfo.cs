@@ -1,8 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
-using System.Text.Json;
-using static TorchSharp.torch;
-
 namespace DiffTransformer.IO;
 
 /// <summary>One tensor's entry in a safetensors header.</summary>

@@ -1,8 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
-using System.Text.Json;
-using static TorchSharp.torch;
-
 namespace DiffTransformer.IO;
 
 /// <summary>A safetensors file that cannot be read as asked; the message names the file and, where one is at fault, the key.</summary>

@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using DiffTransformer.Data;
-using DiffTransformer.IO;
-using DiffTransformer.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using DiffTransformer.Data;
-using DiffTransformer.IO;
 using DiffTransformer.Model;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiffTransformer.Inference;

@@ -1,7 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
-
 namespace DiffTransformer.Model;
 
 /// <summary>How the attention core is computed; all give the same numbers (tested to 1e-5 in float32).</summary>

@@ -1,6 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-
 namespace DiffTransformer.Model;
 
 /// <summary>A configuration that is not internally consistent; the message names the field(s) and value(s).</summary>

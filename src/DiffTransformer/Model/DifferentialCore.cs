@@ -1,5 +1,4 @@
 using DiffTransformer.Kernels;
-using TorchSharp;
 using static TorchSharp.torch;
 using static DiffTransformer.Model.AttentionMath;
 

@@ -1,5 +1,4 @@
 using DiffTransformer.IO;
-using DiffTransformer.Model;
 
 namespace DiffTransformer.Model;
 

@@ -1,9 +1,4 @@
-using System.Diagnostics;
-using System.Text.Json;
-using DiffTransformer.Data;
-using DiffTransformer.IO;
 using DiffTransformer.Model;
-using static TorchSharp.torch;
 
 namespace DiffTransformer.Tasks;
 

@@ -1,5 +1,4 @@
 using DiffTransformer.IO;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

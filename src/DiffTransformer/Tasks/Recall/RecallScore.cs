@@ -1,7 +1,3 @@
-using DiffTransformer.Model;
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace DiffTransformer.Tasks.Recall;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace DiffTransformer.Tasks.Recall;
 
 /// <summary>What recall_task.json records beside a synthetic dataset: the generator, its seed and options.</summary>
