@@ -43,14 +43,7 @@ public static class NeedleDataset
     }
 
     /// <summary>needle_task.json of a dataset directory; null when it has none.</summary>
-    public static NeedleTaskFile? ReadTask(string dir)
-    {
-        string path = Path.Combine(dir, NeedleTaskFile.FileName);
-        if (!File.Exists(path)) return null;
-        var task = Json.Read<NeedleTaskFile>(path);
-        if (task.Task != NeedleTaskFile.TaskName) throw new InvalidDataException($"{path}: task is '{task.Task}', expected '{NeedleTaskFile.TaskName}'");
-        return task;
-    }
+    public static NeedleTaskFile? ReadTask(string dir) => TaskFile.Read<NeedleTaskFile>(dir, NeedleTaskFile.FileName, NeedleTaskFile.TaskName);
 
     /// <summary>The random source of document <paramref name="index"/> of a split.</summary>
     public static Random DocumentRandom(ulong seed, long index) => new((int)(CounterHash.Hash(seed, (ulong)index) & 0x7FFFFFFF));

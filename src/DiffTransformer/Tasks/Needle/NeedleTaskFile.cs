@@ -1,7 +1,7 @@
 namespace DiffTransformer.Tasks.Needle;
 
 /// <summary>What needle_task.json records beside a needle dataset: the generator, its seed, the haystack and the options.</summary>
-public sealed record NeedleTaskFile
+public sealed record NeedleTaskFile : ITaskFile
 {
     public const string FileName = "needle_task.json";
     public const string TaskName = "needle";

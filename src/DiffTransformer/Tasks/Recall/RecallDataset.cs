@@ -43,14 +43,7 @@ public static class RecallDataset
         $"synthetic key→value recall (difft built-in task, generator v{RecallTaskFile.CurrentGeneratorVersion}, seed {seed}): {options.Describe()}";
 
     /// <summary>Reads recall_task.json of a synthetic dataset directory; null when the directory has none (a prepared corpus).</summary>
-    public static RecallTaskFile? ReadTask(string dir)
-    {
-        string path = Path.Combine(dir, RecallTaskFile.FileName);
-        if (!File.Exists(path)) return null;
-        var task = Json.Parse<RecallTaskFile>(File.ReadAllText(path), path) ?? throw new InvalidDataException($"{path}: empty task description");
-        if (task.Task != RecallTaskFile.TaskName) throw new InvalidDataException($"{path}: task is '{task.Task}', expected '{RecallTaskFile.TaskName}'");
-        return task;
-    }
+    public static RecallTaskFile? ReadTask(string dir) => TaskFile.Read<RecallTaskFile>(dir, RecallTaskFile.FileName, RecallTaskFile.TaskName);
 
     /// <summary>
     /// The first <paramref name="maxExamples"/> documents of the val split as evaluation examples: decoded at each

@@ -1,7 +1,7 @@
 namespace DiffTransformer.Tasks.Recall;
 
 /// <summary>What recall_task.json records beside a synthetic dataset: the generator, its seed and options.</summary>
-public sealed record RecallTaskFile
+public sealed record RecallTaskFile : ITaskFile
 {
     public const string FileName = "recall_task.json";
     public const string TaskName = "kv-recall";
