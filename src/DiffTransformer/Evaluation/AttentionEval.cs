@@ -24,20 +24,17 @@ public static class AttentionEval
         foreach (var m in models)
         {
             var shares = new List<AttentionShare>();
-            for (int li = 0; li < lengths.Count; li++)
-                for (int si = 0; si < options.Settings.Count; si++)
-                    for (int di = 0; di < options.Depths.Count; di++)
-                    {
-                        cancel.ThrowIfCancellationRequested();
-                        ulong key = (ulong)(li * 1_000_000 + si * 1_000 + di);
-                        foreach (var p in NeedleEval.CellPrompts(m.Tokenizer, haystack, options, lengths[li], options.Settings[si], options.Depths[di], key))
-                            shares.Add(Measure(m, options.Task, p, lengths[li], options.Settings[si].ToString(), options.Depths[di]));
-                        if (progress is not null && (clock.Elapsed - lastReport).TotalSeconds >= 2)
-                        {
-                            lastReport = clock.Elapsed;
-                            progress.Report($"{m.Label}: {shares.Count} prompts measured (length {lengths[li]}, {options.Settings[si]}, depth {options.Depths[di]:P0}), {clock.Elapsed.TotalSeconds:F0} s");
-                        }
-                    }
+            foreach (var cell in NeedleGridCell.All(lengths, options))
+            {
+                cancel.ThrowIfCancellationRequested();
+                foreach (var p in NeedleEval.CellPrompts(m.Tokenizer, haystack, options, cell))
+                    shares.Add(Measure(m, options.Task, p, cell.Length, cell.Setting.ToString(), cell.Depth));
+                if (progress is not null && (clock.Elapsed - lastReport).TotalSeconds >= 2)
+                {
+                    lastReport = clock.Elapsed;
+                    progress.Report($"{m.Label}: {shares.Count} prompts measured ({cell}), {clock.Elapsed.TotalSeconds:F0} s");
+                }
+            }
             scores.Add(new AttentionModelScore(m.Info, shares));
         }
         return new AttentionEvalResult(haystack.Source, lengths, options.Settings.Select(s => s.ToString()).ToList(), options.Depths, options.Samples, scores);

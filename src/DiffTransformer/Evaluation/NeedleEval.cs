@@ -27,21 +27,19 @@ public static class NeedleEval
         {
             var cells = new List<NeedleCell>();
             var answers = new List<NeedleAnswer>();
-            for (int li = 0; li < lengths.Count; li++)
-                for (int si = 0; si < options.Settings.Count; si++)
-                    for (int di = 0; di < options.Depths.Count; di++)
-                    {
-                        cancel.ThrowIfCancellationRequested();
-                        var (cell, cellAnswers) = RunCell(m, haystack, options, lengths[li], options.Settings[si], options.Depths[di], (ulong)(li * 1_000_000 + si * 1_000 + di));
-                        cells.Add(cell);
-                        answers.AddRange(cellAnswers);
-                        cellsDone++;
-                        if (progress is not null && (clock.Elapsed - lastReport).TotalSeconds >= 2)
-                        {
-                            lastReport = clock.Elapsed;
-                            progress.Report($"{m.Label}: cell {cellsDone}/{totalCells * models.Count} (length {lengths[li]}, {options.Settings[si]}, depth {options.Depths[di]:P0}), {clock.Elapsed.TotalSeconds:F0} s");
-                        }
-                    }
+            foreach (var gridCell in NeedleGridCell.All(lengths, options))
+            {
+                cancel.ThrowIfCancellationRequested();
+                var (cell, cellAnswers) = RunCell(m, haystack, options, gridCell);
+                cells.Add(cell);
+                answers.AddRange(cellAnswers);
+                cellsDone++;
+                if (progress is not null && (clock.Elapsed - lastReport).TotalSeconds >= 2)
+                {
+                    lastReport = clock.Elapsed;
+                    progress.Report($"{m.Label}: cell {cellsDone}/{totalCells * models.Count} ({gridCell}), {clock.Elapsed.TotalSeconds:F0} s");
+                }
+            }
             scores.Add(new NeedleModelScore(m.Info, cells, answers));
         }
         return new NeedleEvalResult(haystack.Source, lengths, options.Settings.Select(s => s.ToString()).ToList(), options.Depths, options.Samples, scores);
@@ -78,15 +76,15 @@ public static class NeedleEval
     }
 
     /// <summary>The documents of one cell (<see cref="NeedleBuilder.Prompts"/>), drawn from the seed and the cell; <c>eval attention</c> measures on the same ones.</summary>
-    public static List<NeedlePrompt> CellPrompts(ITokenizer tokenizer, Haystack haystack, NeedleEvalOptions options, int length, NeedleSetting setting, double depth, ulong cellKey) =>
-        NeedleBuilder.Prompts(tokenizer, haystack, options.Task, length, options.MaxNewTokens, setting.Needles, setting.Asked, depth, options.Samples,
-                              (ulong)options.Seed ^ cellKey * 0x9E3779B97F4A7C15UL);
+    public static List<NeedlePrompt> CellPrompts(ITokenizer tokenizer, Haystack haystack, NeedleEvalOptions options, NeedleGridCell cell) =>
+        NeedleBuilder.Prompts(tokenizer, haystack, options.Task, cell.Length, options.MaxNewTokens, cell.Setting.Needles, cell.Setting.Asked, cell.Depth,
+                              options.Samples, (ulong)options.Seed ^ cell.Key * 0x9E3779B97F4A7C15UL);
 
-    private static (NeedleCell, List<NeedleAnswer>) RunCell(EvalModel m, Haystack haystack, NeedleEvalOptions options, int length, NeedleSetting setting, double depth, ulong cellKey)
+    private static (NeedleCell, List<NeedleAnswer>) RunCell(EvalModel m, Haystack haystack, NeedleEvalOptions options, NeedleGridCell cell)
     {
         var classes = Enum.GetValues<AnswerClass>().ToDictionary(k => k, _ => 0);
-        var prompts = CellPrompts(m.Tokenizer, haystack, options, length, setting, depth, cellKey);
-        if (prompts.Count == 0) return (new NeedleCell(length, setting.ToString(), depth, false, classes), []);
+        var prompts = CellPrompts(m.Tokenizer, haystack, options, cell);
+        if (prompts.Count == 0) return (new NeedleCell(cell.Length, cell.Setting.ToString(), cell.Depth, false, classes), []);
         var outputs = GreedyDecoder.Decode(m.Model, prompts.Select(p => p.Tokens).ToList(), options.MaxNewTokens, options.BatchSize);
         var answers = new List<NeedleAnswer>();
         for (int i = 0; i < prompts.Count; i++)
@@ -95,9 +93,9 @@ public static class NeedleEval
             string generated = m.Tokenizer.Decode(outputs[i]);
             var k = NeedleAnswers.Classify(generated, p.Value, p.OtherValues, p.ContextText);
             classes[k]++;
-            answers.Add(new NeedleAnswer(length, setting.ToString(), depth, p.Sample, p.Key, p.Value, generated, k));
+            answers.Add(new NeedleAnswer(cell.Length, cell.Setting.ToString(), cell.Depth, p.Sample, p.Key, p.Value, generated, k));
         }
-        return (new NeedleCell(length, setting.ToString(), depth, true, classes), answers);
+        return (new NeedleCell(cell.Length, cell.Setting.ToString(), cell.Depth, true, classes), answers);
     }
 
     /// <summary>Refuses a tokenizer that does not give back the needle and question it encoded (the message names both).</summary>

@@ -38,7 +38,7 @@ public sealed class AttentionEvalTests(TinyCheckpoints checkpoints) : IClassFixt
         using var m = EvalModel.Load(checkpoints.Save($"attn-{arch}", TinyCheckpoints.Config(arch)));
         var task = new NeedleTaskOptions { Keys = ["ab", "cd", "ef"], MaxNeedles = 2, Template = new NeedleTemplate { Needle = "{key}={value}.", Question = "{key}?" } };
         var options = new NeedleEvalOptions { Task = task, Samples = 1 };
-        var prompt = NeedleEval.CellPrompts(m.Tokenizer, Haystack.Generated(1), options, 60, new NeedleSetting(2, 1), 0.5, 1)[0];
+        var prompt = NeedleEval.CellPrompts(m.Tokenizer, Haystack.Generated(1), options, new NeedleGridCell(60, new NeedleSetting(2, 1), 0.5, 1))[0];
         var share = AttentionEval.Measure(m, task, prompt, 60, "2/1", 0.5);
         Assert.Equal(2, share.Answer.Count);                                  // one figure per layer
         for (int l = 0; l < 2; l++)

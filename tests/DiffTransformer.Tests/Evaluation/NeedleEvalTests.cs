@@ -34,7 +34,7 @@ public sealed class NeedleEvalTests(TinyCheckpoints checkpoints) : IClassFixture
         var options = new NeedleEvalOptions { Samples = 3 };
         foreach (double depth in new[] { 0.0, 0.5, 1.0 })
         {
-            var prompts = NeedleEval.CellPrompts(tok, hay, options, 400, new NeedleSetting(4, 2), depth, 7);
+            var prompts = NeedleEval.CellPrompts(tok, hay, options, new NeedleGridCell(400, new NeedleSetting(4, 2), depth, 7));
             Assert.Equal(6, prompts.Count);                                // 3 documents × 2 questions
             foreach (var p in prompts)
             {
@@ -46,10 +46,10 @@ public sealed class NeedleEvalTests(TinyCheckpoints checkpoints) : IClassFixture
                 Assert.Equal(3, p.OtherValues.Count);
                 Assert.DoesNotContain(p.Value, p.OtherValues);
             }
-            var again = NeedleEval.CellPrompts(tok, hay, options, 400, new NeedleSetting(4, 2), depth, 7);   // deterministic
+            var again = NeedleEval.CellPrompts(tok, hay, options, new NeedleGridCell(400, new NeedleSetting(4, 2), depth, 7));   // deterministic
             Assert.Equal(prompts.Select(p => p.Tokens), again.Select(p => p.Tokens));
         }
-        Assert.Empty(NeedleEval.CellPrompts(tok, hay, options, 100, new NeedleSetting(6, 2), 0.5, 7));   // six needles do not fit 100 tokens
+        Assert.Empty(NeedleEval.CellPrompts(tok, hay, options, new NeedleGridCell(100, new NeedleSetting(6, 2), 0.5, 7)));   // six needles do not fit 100 tokens
     }
 
     [Fact]
