@@ -6,16 +6,50 @@ using DiffTransformer.Tasks.Needle;
 
 namespace DiffTransformer.Cli.Commands;
 
-/// <summary><c>difft eval lm|needle|attention</c>: thin shells over the library's suites (docs/EVALUATION.md).</summary>
+/// <summary><c>difft eval lm|needle|attention|faithfulness</c>: thin shells over the library's suites (docs/EVALUATION.md).</summary>
 public static class EvalCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("eval", "Measure saved models: held-out loss (lm), multi-needle retrieval (needle), attention allocation (attention). " +
+        var cmd = new Command("eval", "Measure saved models: held-out loss (lm), multi-needle retrieval (needle), attention allocation (attention), " +
+                                      "contextual hallucination (faithfulness). " +
                                       "Each writes <out>/<suite>.json, <suite>.md and plots; docs/EVALUATION.md defines every figure.");
         cmd.Add(Lm());
         cmd.Add(NeedleSuite("needle", "Multi-needle retrieval: N needles in a haystack, R asked; accuracy per N/R, depth and length, wrong answers classified."));
         cmd.Add(NeedleSuite("attention", "Attention allocation on the needle documents: the answering position's share on the answer and on the haystack, per layer."));
+        cmd.Add(Faithfulness());
+        return cmd;
+    }
+
+    private static Command Faithfulness()
+    {
+        var cmd = new Command("faithfulness",
+            "Contextual hallucination on models trained with --task facts: contexts that state a memorised fact with another value; " +
+            "answers that follow the context (faithful) against answers from memory (hallucinated), with closed- and open-book controls.");
+        var common = new Common();
+        common.AddTo(cmd);
+        var data = new Option<string>("--data") { Description = "The facts task's dataset (default: the data the models were trained on, from their run directories).", HelpName = "dir" };
+        var haystack = new Option<string[]>("--haystack") { Description = "Haystack text in place of the task's own: files, folders or JSONL.", AllowMultipleArgumentsPerToken = true };
+        var field = new Option<string>("--field") { Description = "JSONL field of the haystack.", DefaultValueFactory = _ => "text" };
+        var lengths = new Option<int[]>("--lengths") { Description = "Prompt lengths in tokens (default: a quarter, half and all of the shortest model context).", AllowMultipleArgumentsPerToken = true };
+        var distractors = new Option<int[]>("--distractors") { Description = "Ordinary needles besides the asked one.", DefaultValueFactory = _ => [0, 2], AllowMultipleArgumentsPerToken = true };
+        var samples = new Option<int>("--samples") { Description = "Documents per cell (length × distractors × probe).", DefaultValueFactory = _ => 24 };
+        var seed = new Option<long>("--seed") { Description = "Seed of the documents.", DefaultValueFactory = _ => 1 };
+        foreach (var o in new Option[] { data, haystack, field, lengths, distractors, samples, seed }) cmd.Add(o);
+        CliAction.Set(cmd, parse =>
+        {
+            var options = new FaithfulnessEvalOptions
+            {
+                Data = parse.GetValue(data), Haystack = parse.GetValue(haystack) is { Length: > 0 } h ? h : null, HaystackField = parse.GetValue(field)!,
+                Lengths = parse.GetValue(lengths) is { Length: > 0 } l ? l : null, Distractors = parse.GetValue(distractors)!,
+                Samples = parse.GetValue(samples), Seed = parse.GetValue(seed),
+            };
+            return RunSuite(parse, common, "faithfulness", models =>
+            {
+                var r = FaithfulnessEval.Run(models, options, Progress(parse));
+                return (options, r, r.ToMarkdown(), (Action<string>)(_ => { }));
+            });
+        });
         return cmd;
     }
 

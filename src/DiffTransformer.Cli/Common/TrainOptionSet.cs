@@ -1,4 +1,5 @@
 using System.CommandLine;
+using DiffTransformer.Tasks;
 using DiffTransformer.Training;
 
 namespace DiffTransformer.Cli.Common;
@@ -10,7 +11,19 @@ public sealed class TrainOptionSet
 
     public ConfigOptions Model { get; } = new();
     public RuntimeOptions Runtime { get; } = new();
-    public Option<string?> Data { get; } = new("--data", "-d") { Description = "Prepared dataset directory (difft prepare). Without it: the built-in synthetic key→value recall task.", HelpName = "dir" };
+    public Option<string?> Data { get; } = new("--data", "-d") { Description = "Prepared dataset directory (difft prepare). Without it: the built-in --task.", HelpName = "dir" };
+    public Option<string> Task { get; } = new("--task")
+    {
+        Description = "Built-in task without --data: recall (synthetic key→value recall, the default), needle (magic numbers hidden in text, " +
+                      "asked at the end; for eval needle/attention) or facts (needle plus fixed facts to memorise; for eval faithfulness).",
+        HelpName = "name",
+    };
+    public Option<string[]> Haystack { get; } = new("--haystack")
+    {
+        Description = "Text the needle and facts tasks hide their needles in: .txt, .jsonl or .jsonl.gz files or folders (default: generated filler).",
+        HelpName = "files", AllowMultipleArgumentsPerToken = true,
+    };
+    public Option<string> HaystackField { get; } = new("--haystack-field") { Description = "JSONL field of the haystack (default text).", HelpName = "name" };
     public Option<int> BatchSize { get; } = new("--batch-size", "-b") { Description = $"Rows per micro-batch (default {Defaults.BatchSize}).", HelpName = "n" };
     public Option<int> SeqLen { get; } = new("--seq-len", "-t") { Description = $"Tokens per row (default {Defaults.SeqLen}).", HelpName = "n" };
     public Option<long> TokensPerStep { get; } = new("--tokens-per-step") { Description = "Tokens per optimizer step; a multiple of batch·seq-len (gradient accumulation). Default: one micro-batch.", HelpName = "n" };
@@ -32,12 +45,13 @@ public sealed class TrainOptionSet
     public TrainOptionSet()
     {
         Schedule.AcceptOnlyFromAmong("cosine", "linear", "constant");
+        Task.AcceptOnlyFromAmong("recall", "needle", "facts");
     }
 
     public void AddTo(Command cmd)
     {
         Model.AddTo(cmd);
-        foreach (Option o in new Option[] { Data, BatchSize, SeqLen, TokensPerStep, Steps, Lr, MinLrRatio, Warmup, Schedule, Beta1, Beta2,
+        foreach (Option o in new Option[] { Data, Task, Haystack, HaystackField, BatchSize, SeqLen, TokensPerStep, Steps, Lr, MinLrRatio, Warmup, Schedule, Beta1, Beta2,
                      WeightDecay, GradClip, Seed, EvalInterval, EvalBatches, CheckpointInterval, KeepCheckpoints })
             cmd.Add(o);
         Runtime.AddTo(cmd);
@@ -55,6 +69,11 @@ public sealed class TrainOptionSet
             b = b with { Model = config, VocabFromData = !explicitVocab };
         }
         if (p.Given(Data)) b = b with { Data = p.GetValue(Data) };
+        if (b.Data is not null && (p.Given(Task) || p.Given(Haystack)))
+            throw new UsageException($"{(p.Given(Task) ? "--task" : "--haystack")} chooses a built-in task, which trains without --data");
+        if (p.Given(Task)) b = b with { Task = Enum.Parse<BuiltinTaskKind>(p.GetValue(Task)!, ignoreCase: true) };
+        if (p.Given(Haystack)) b = b with { Haystack = p.GetValue(Haystack) ?? [] };
+        if (p.Given(HaystackField)) b = b with { HaystackField = p.GetValue(HaystackField)! };
         if (p.Given(BatchSize)) b = b with { BatchSize = p.GetValue(BatchSize) };
         if (p.Given(SeqLen)) b = b with { SeqLen = p.GetValue(SeqLen) };
         if (p.Given(TokensPerStep)) b = b with { TokensPerStep = p.GetValue(TokensPerStep) };

@@ -1,4 +1,5 @@
 using DiffTransformer.Data;
+using DiffTransformer.IO;
 using DiffTransformer.Tasks.Recall;
 using DiffTransformer.Model;
 using DiffTransformer.Tasks.Needle;
@@ -28,12 +29,51 @@ public static class BuiltinTask
         NearMisses = 0, FillerWords = 0, ContextLength = 128,
     };
 
-    /// <summary>The dataset directory, generating it when <paramref name="dir"/> does not hold it yet.</summary>
-    public static string EnsureDataset(string dir, Action<string> log)
+    /// <summary>
+    /// The needle and facts tasks' shape for training documents of <paramref name="contextLength"/> tokens (the training
+    /// context), with the default template (<see cref="NeedleTemplate"/>). The facts task adds
+    /// <see cref="NeedleTaskOptions.DefaultFactKeys"/> with values drawn from <see cref="Seed"/>.
+    /// </summary>
+    public static NeedleTaskOptions NeedleOptions(BuiltinTaskKind kind, int contextLength)
     {
-        if (File.Exists(Path.Combine(dir, DatasetMeta.FileName)) && RecallDataset.ReadTask(dir) is not null) return dir;
-        log($"generating the built-in key→value recall task into {dir}: {TrainDocuments:N0} train and {ValDocuments:N0} held-out documents ({TaskOptions.Describe()})");
-        RecallDataset.Write(dir, TaskOptions, TrainDocuments, ValDocuments, Seed, force: true);
+        var options = new NeedleTaskOptions { ContextLength = contextLength };
+        if (kind != BuiltinTaskKind.Facts) return options;
+        var rng = new Random((int)(CounterHash.Hash((ulong)Seed, 0x66616374) & 0x7FFFFFFF));
+        var values = NeedleBuilder.DrawValues(rng, NeedleTaskOptions.DefaultFactKeys.Count, options.ValueDigits);
+        return options with { Facts = NeedleTaskOptions.DefaultFactKeys.Select((k, i) => new NeedleFact(k, values[i])).ToList() };
+    }
+
+    /// <summary>
+    /// The dataset directory of a built-in task, generating it when <paramref name="dir"/> does not hold that task as asked
+    /// (the recall task: any recall dataset; needle and facts: the same options, haystack and generator version) and
+    /// replacing what it held otherwise. <paramref name="haystack"/> (files or corpora; empty: generated filler) and
+    /// <paramref name="contextLength"/> apply to the needle and facts tasks only.
+    /// </summary>
+    public static string EnsureDataset(string dir, Action<string> log, BuiltinTaskKind kind = BuiltinTaskKind.Recall,
+        IReadOnlyList<string>? haystack = null, string haystackField = "text", int contextLength = 256)
+    {
+        haystack ??= [];
+        if (kind == BuiltinTaskKind.Recall)
+        {
+            if (haystack.Count > 0) throw new ArgumentException("a haystack applies to the needle and facts tasks, not to the recall task");
+            if (File.Exists(Path.Combine(dir, DatasetMeta.FileName)) && RecallDataset.ReadTask(dir) is not null) return dir;
+            log($"generating the built-in key→value recall task into {dir}: {TrainDocuments:N0} train and {ValDocuments:N0} held-out documents ({TaskOptions.Describe()})");
+            RecallDataset.Write(dir, TaskOptions, TrainDocuments, ValDocuments, Seed, force: true);
+            return dir;
+        }
+        var options = NeedleOptions(kind, contextLength).Validate();
+        var inputs = haystack.Select(Path.GetFullPath).ToList();
+        string name = kind == BuiltinTaskKind.Facts ? "facts" : "needle";
+        if (File.Exists(Path.Combine(dir, DatasetMeta.FileName)) && NeedleDataset.ReadTask(dir) is { } held)
+        {
+            if (held.Seed == Seed && held.GeneratorVersion == NeedleTaskFile.CurrentGeneratorVersion && held.HaystackField == haystackField
+                && held.Haystack.SequenceEqual(inputs) && Json.Serialize(held.Options) == Json.Serialize(options))
+                return dir;
+            log($"{dir} holds another needle dataset ({held.Options.Describe()}); generating the {name} task in its place");
+        }
+        string source = inputs.Count == 0 ? "generated filler text" : string.Join(", ", inputs);
+        log($"generating the built-in {name} task into {dir}: {TrainDocuments:N0} train and {ValDocuments:N0} held-out documents in {source} ({options.Describe()})");
+        NeedleDataset.Write(dir, options, inputs, haystackField, TrainDocuments, ValDocuments, Seed, force: true);
         return dir;
     }
 

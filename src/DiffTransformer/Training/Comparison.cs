@@ -20,7 +20,8 @@ public static class Comparison
     {
         options = options.Validate();
         string root = Path.GetFullPath(options.Out);
-        string data = Path.GetFullPath(options.Data ?? BuiltinTask.EnsureDataset(Path.Combine(root, "data"), log));
+        options = options with { Haystack = options.Haystack.Select(Path.GetFullPath).ToList() };
+        string data = Path.GetFullPath(options.Data ?? BuiltinTask.EnsureDataset(Path.Combine(root, "data"), log, options.Task, options.Haystack, options.HaystackField, options.SeqLen));
         DatasetMeta meta;
         using (var dataset = TokenDataset.Open(data)) meta = dataset.Meta;
         var results = new Dictionary<Architecture, TrainResult>();

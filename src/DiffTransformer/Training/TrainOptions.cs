@@ -2,14 +2,27 @@ using System.Text.Json.Serialization;
 using DiffTransformer.Data;
 using DiffTransformer.IO;
 using DiffTransformer.Model;
+using DiffTransformer.Tasks;
 
 namespace DiffTransformer.Training;
 
 /// <summary>Everything that determines a training run. Saved as run.json in the run directory; a resumed run reuses it.</summary>
 public sealed record TrainOptions
 {
-    /// <summary>A prepared dataset directory (see <c>difft prepare</c>); null trains on the built-in synthetic recall task.</summary>
+    /// <summary>A prepared dataset directory (see <c>difft prepare</c>); null trains on the built-in <see cref="Task"/>.</summary>
     public string? Data { get; init; }
+
+    /// <summary>
+    /// The built-in task trained without <see cref="Data"/>, generated into the run's data/ folder. With <see cref="Data"/>
+    /// it only records which task generated that data (a <c>compare</c> sub-run trains on the data its parent generated).
+    /// </summary>
+    public BuiltinTaskKind Task { get; init; } = BuiltinTaskKind.Recall;
+
+    /// <summary>Text files or corpora (.txt, .jsonl, .gz) the needle and facts tasks hide their needles in; empty: generated filler.</summary>
+    public IReadOnlyList<string> Haystack { get; init; } = [];
+
+    /// <summary>The JSONL field of the haystack inputs.</summary>
+    public string HaystackField { get; init; } = "text";
 
     /// <summary>Run directory: metrics.jsonl, loss.png, checkpoints/, final/.</summary>
     public string Out { get; init; } = Path.Combine("runs", "default");
@@ -97,6 +110,10 @@ public sealed record TrainOptions
         if (GradClip < 0) throw new ArgumentException($"grad_clip must be non-negative, got {GradClip}");
         if (EvalInterval < 0 || CheckpointInterval < 0) throw new ArgumentException("eval and checkpoint intervals must be non-negative");
         if (EvalBatches <= 0) throw new ArgumentException($"eval_batches must be positive, got {EvalBatches}");
+        if (Haystack.Count > 0 && Task == BuiltinTaskKind.Recall)
+            throw new ArgumentException("a haystack applies to the built-in needle and facts tasks, not to the recall task");
+        foreach (var h in Haystack)
+            if (!File.Exists(h) && !Directory.Exists(h)) throw new FileNotFoundException($"haystack {h}: no such file or directory", h);
         if (KeepCheckpoints < 1) throw new ArgumentException($"keep_checkpoints must be at least 1, got {KeepCheckpoints}");
         return this;
     }

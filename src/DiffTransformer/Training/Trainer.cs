@@ -74,7 +74,10 @@ public sealed class Trainer
     {
         var run = new RunDirectory(Options.Out);
         // absolute paths in run.json, so a run resumes from any working directory
-        var options = Options with { Out = run.Root, Data = Options.Data is null ? null : Path.GetFullPath(Options.Data) };
+        var options = Options with
+        {
+            Out = run.Root, Data = Options.Data is null ? null : Path.GetFullPath(Options.Data), Haystack = Options.Haystack.Select(Path.GetFullPath).ToList(),
+        };
         TrainOptions? saved = null;
         TrainerState? resumeFrom = null;
         string? resumeDir = null;
@@ -83,13 +86,16 @@ public sealed class Trainer
             saved = LoadRunOptions(run.Root);
             resumeDir = run.Latest() ?? throw new InvalidDataException($"{run.Root} has no complete checkpoint to resume from");
             resumeFrom = Checkpoint.LoadState(resumeDir);
+            // everything but the model (resolved against the data below) before the data: a resume with another task must
+            // not regenerate the run's data/ folder first
+            CheckResumeCompatible(saved, options with { Model = saved.Model, VocabFromData = saved.VocabFromData }, run.OptionsFile);
         }
         else if (run.HasRun && !Force)
         {
             throw new IOException($"{run.Root} already holds a run; use --resume to continue it or --force to start over");
         }
 
-        string dataDir = options.Data ?? BuiltinTask.EnsureDataset(run.Data, log);
+        string dataDir = options.Data ?? BuiltinTask.EnsureDataset(run.Data, log, options.Task, options.Haystack, options.HaystackField, options.SeqLen);
         var dataset = TokenDataset.Open(dataDir);
         try
         {

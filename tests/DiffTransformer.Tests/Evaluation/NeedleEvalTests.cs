@@ -42,7 +42,7 @@ public sealed class NeedleEvalTests(TinyCheckpoints checkpoints) : IClassFixture
                 var asked = p.Document.Needles.Single(n => n.Key == p.Key);
                 Assert.Equal(p.Value, asked.Value);
                 Assert.InRange(asked.Depth, depth - NeedleBuilder.MaxSnap / (double)p.Document.HaystackTokens, depth);
-                Assert.EndsWith($"\nWhat is the magic number of {p.Key}?", tok.Decode(p.Tokens));
+                Assert.EndsWith($"\nWhat is the magic number of {p.Key}? The magic number of {p.Key} is", tok.Decode(p.Tokens));
                 Assert.Equal(3, p.OtherValues.Count);
                 Assert.DoesNotContain(p.Value, p.OtherValues);
             }

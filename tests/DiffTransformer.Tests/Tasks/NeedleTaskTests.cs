@@ -67,7 +67,7 @@ public sealed class NeedleTaskTests : IDisposable
             withQuestions++;
             foreach (var line in text.Split('\n').Skip(1))       // each question's answer is the value its needle states
             {
-                var m = System.Text.RegularExpressions.Regex.Match(line, @"^What is the magic number of (\w+)\? (\d+)\.$");
+                var m = System.Text.RegularExpressions.Regex.Match(line, @"^What is the magic number of (\w+)\? The magic number of \1 is (\d+)\.$");
                 Assert.True(m.Success, line);
                 Assert.Contains($"The magic number of {m.Groups[1].Value} is {m.Groups[2].Value}.", text);
             }

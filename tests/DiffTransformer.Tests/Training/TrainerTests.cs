@@ -2,6 +2,7 @@ using DiffTransformer.Data;
 using DiffTransformer.IO;
 using DiffTransformer.Model;
 using DiffTransformer.Tests.Data;
+using DiffTransformer.Tasks;
 using DiffTransformer.Training;
 using Xunit.Abstractions;
 
@@ -72,6 +73,30 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
         Assert.InRange(r.Task["recall_char_acc"], 0, 1);
         var eval = MetricsLog.Read(Path.Combine(tmp["builtin"], "metrics.jsonl")).Single(m => m.Kind == "eval");
         Assert.True(eval.Task!.ContainsKey("recall_acc"));
+    }
+
+    [Fact]
+    public void TheFactsTaskIsGeneratedIntoTheRunAndReportsItsMetricsAndAResumeMayNotSwitchTask()
+    {
+        var options = new TrainOptions
+        {
+            Out = tmp["facts"], Task = BuiltinTaskKind.Facts, Model = Tiny with { MaxSeqLen = 160 }, BatchSize = 2, SeqLen = 160, Steps = 2, WarmupSteps = 1,
+            EvalInterval = 2, EvalBatches = 1,
+        };
+        var r = new Trainer(options, log.WriteLine).Run();
+        var task = DiffTransformer.Tasks.Needle.NeedleDataset.ReadTask(tmp["facts/data"]);
+        Assert.NotNull(task);
+        Assert.Equal(160, task.Options.ContextLength);                                   // documents of the training context
+        Assert.Equal(8, task.Options.Facts.Count);
+        Assert.Empty(task.Haystack);                                                     // generated filler
+        foreach (var k in new[] { "needle_acc", "needle_unsupported", "fact_faithful", "fact_hallucinated", "fact_memory" }) Assert.InRange(r.Task[k], 0, 1);
+        Assert.Equal(BuiltinTaskKind.Facts, Trainer.LoadRunOptions(tmp["facts"]).Task);
+        string before = File.ReadAllText(tmp["facts/data/needle_task.json"]);
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(options with { Task = BuiltinTaskKind.Needle, Steps = 4 }) { Resume = true }.Run());
+        Assert.Contains("task \"needle\" (saved: \"facts\")", e.Message);
+        Assert.Equal(before, File.ReadAllText(tmp["facts/data/needle_task.json"]));         // refused before the data was touched
+        Assert.Contains("not to the recall task", Assert.Throws<ArgumentException>(() => new TrainOptions { Haystack = ["x.txt"] }.Validate()).Message);
+        Assert.Contains("haystack missing.txt: no such file", Assert.Throws<FileNotFoundException>(() => new TrainOptions { Task = BuiltinTaskKind.Needle, Haystack = ["missing.txt"] }.Validate()).Message);
     }
 
     [Fact]

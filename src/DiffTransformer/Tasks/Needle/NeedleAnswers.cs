@@ -29,6 +29,23 @@ public static partial class NeedleAnswers
         return AnswerClass.Unsupported;
     }
 
+    /// <summary>
+    /// Classifies the answer to a fact question: the value the context states for the asked key (context), the fact's
+    /// memorised value (memory), another needle's value, a number of the context, any other number, or none. The context
+    /// is checked first: a counterfactual value never equals the memorised one.
+    /// </summary>
+    public static FactAnswerClass ClassifyFact(string generated, string? contextValue, string? memorised, IEnumerable<string> otherNeedles, string context)
+    {
+        string? answer = Extract(generated);
+        if (answer is null) return FactAnswerClass.NoNumber;
+        if (answer == contextValue) return FactAnswerClass.Context;
+        if (answer == memorised) return FactAnswerClass.Memory;
+        if (otherNeedles.Contains(answer, StringComparer.Ordinal)) return FactAnswerClass.Misattributed;
+        foreach (Match m in Digits().Matches(context))
+            if (m.Value == answer) return FactAnswerClass.FromHaystack;
+        return FactAnswerClass.Unsupported;
+    }
+
     [GeneratedRegex("[0-9]+")]
     private static partial Regex Digits();
 }

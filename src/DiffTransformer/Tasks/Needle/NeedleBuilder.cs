@@ -44,10 +44,11 @@ public static class NeedleBuilder
     }
 
     /// <summary>
-    /// The shortest training document: a quarter of the context, but at least 96 tokens (one needle, its question and
-    /// answer and some haystack fit in 96 bytes with the default template), and at most the context.
+    /// The shortest training document: a quarter of the context, but at least 128 tokens (one needle, its question with
+    /// the answer's prefix, the answer and some haystack take 116 bytes with the default template and the longest default
+    /// key), and at most the context.
     /// </summary>
-    public static int MinTrainingLength(NeedleTaskOptions options) => Math.Min(options.ContextLength, Math.Max(96, options.ContextLength / 4));
+    public static int MinTrainingLength(NeedleTaskOptions options) => Math.Min(options.ContextLength, Math.Max(128, options.ContextLength / 4));
 
     /// <summary><paramref name="count"/> distinct keys of <paramref name="keys"/>, in random order.</summary>
     public static string[] DrawKeys(Random rng, IReadOnlyList<string> keys, int count)
@@ -80,13 +81,16 @@ public static class NeedleBuilder
     /// <summary>
     /// One training document of the needle task (tokens without the end-of-text the dataset writer puts after it):
     /// with probability <see cref="NeedleTaskOptions.PlainFraction"/> plain haystack; otherwise 1 to MaxNeedles needles at
-    /// uniform depths, then 1 to MaxQuestions of them asked in random order, each question followed by its answer. The
-    /// length is uniform in [<see cref="MinTrainingLength"/>, ContextLength] tokens, end-of-text included.
+    /// uniform depths, then 1 to MaxQuestions of them asked in random order, each question followed by its answer. With
+    /// fixed facts (the facts task), a needle document asks one of them instead with probability FactFraction
+    /// (<see cref="FactDocument"/>). The length is uniform in [<see cref="MinTrainingLength"/>, ContextLength] tokens,
+    /// end-of-text included.
     /// </summary>
     public static int[] TrainingDocument(NeedleTaskOptions options, Haystack haystack, ITokenizer tokenizer, Random rng)
     {
         int length = rng.Next(MinTrainingLength(options), options.ContextLength + 1) - 1;   // tokens after the end-of-text
         if (rng.NextDouble() < options.PlainFraction) return haystack.Window(tokenizer, length, rng);
+        if (options.Facts.Count > 0 && rng.NextDouble() < options.FactFraction) return FactDocument(options, haystack, tokenizer, rng, length);
         for (int needles = rng.Next(1, options.MaxNeedles + 1); ; needles--)
         {
             var keys = DrawKeys(rng, options.Keys, needles);
@@ -95,14 +99,59 @@ public static class NeedleBuilder
             var qa = new List<int>();
             foreach (int i in Enumerable.Range(0, needles).OrderBy(_ => rng.Next()).Take(asked))
                 qa.AddRange([.. options.Template.EncodeQuestion(tokenizer, keys[i]), .. options.Template.EncodeAnswer(tokenizer, values[i])]);
-            int needleTokens = keys.Select((k, i) => options.Template.EncodeNeedle(tokenizer, k, values[i]).Tokens.Length).Sum();
-            int h = length - needleTokens - qa.Count;
-            if (h < 4 && needles > 1) continue;                                    // too many needles for this length: fewer
-            if (h < 4) return haystack.Window(tokenizer, length, rng);             // not even one fits: a plain document
-            var doc = Build(tokenizer, options.Template, haystack.Window(tokenizer, h, rng),
-                            keys.Select((k, i) => (k, values[i], rng.NextDouble())).ToList());
-            return [.. doc.Context[1..], .. qa];
+            var doc = Compose(options, haystack, tokenizer, rng, length, keys, values, qa);
+            if (doc is not null) return doc;
+            if (needles == 1) return haystack.Window(tokenizer, length, rng);     // not even one fits: a plain document
         }
+    }
+
+    /// <summary>
+    /// A document of the facts task that asks fixed fact f (drawn uniformly): 0 to MaxNeedles − 1 ordinary needles and,
+    /// with probability OverrideFraction, f stated with another value; the answer is that value when stated, f's fixed
+    /// value otherwise. Fewer ordinary needles when they do not fit; without room even for the question, plain text.
+    /// </summary>
+    public static int[] FactDocument(NeedleTaskOptions options, Haystack haystack, ITokenizer tokenizer, Random rng, int length)
+    {
+        var fact = options.Facts[rng.Next(options.Facts.Count)];
+        bool stated = rng.NextDouble() < options.OverrideFraction;
+        string answer = stated ? OtherValue(rng, options.ValueDigits, fact.Value) : fact.Value;
+        var qa = new List<int>([.. options.Template.EncodeQuestion(tokenizer, fact.Key), .. options.Template.EncodeAnswer(tokenizer, answer)]);
+        for (int others = rng.Next(0, options.MaxNeedles); others >= 0; others--)
+        {
+            var keys = DrawKeys(rng, options.Keys, others).ToList();
+            var values = DrawValues(rng, others, options.ValueDigits).Where(v => v != answer).Take(others).ToList();
+            keys = keys.Take(values.Count).ToList();
+            if (stated) { keys.Add(fact.Key); values.Add(answer); }
+            var doc = Compose(options, haystack, tokenizer, rng, length, [.. keys], [.. values], qa);
+            if (doc is not null) return doc;
+        }
+        return haystack.Window(tokenizer, length, rng);
+    }
+
+    /// <summary>A <paramref name="digits"/>-digit value other than <paramref name="value"/>.</summary>
+    public static string OtherValue(Random rng, int digits, string value)
+    {
+        while (true)
+        {
+            string v = DrawValues(rng, 1, digits)[0];
+            if (v != value) return v;
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="keys"/>' needles at uniform depths in a haystack window that leaves room for them and
+    /// <paramref name="qa"/> within <paramref name="length"/> tokens, then <paramref name="qa"/>; null when fewer than 4
+    /// haystack tokens would remain (without a needle, null only when not even the questions fit).
+    /// </summary>
+    private static int[]? Compose(NeedleTaskOptions options, Haystack haystack, ITokenizer tokenizer, Random rng, int length,
+        string[] keys, string[] values, List<int> qa)
+    {
+        int needleTokens = keys.Select((k, i) => options.Template.EncodeNeedle(tokenizer, k, values[i]).Tokens.Length).Sum();
+        int h = length - needleTokens - qa.Count;
+        if (h < 4) return null;
+        var doc = Build(tokenizer, options.Template, haystack.Window(tokenizer, h, rng),
+                        keys.Select((k, i) => (k, values[i], rng.NextDouble())).ToList());
+        return [.. doc.Context[1..], .. qa];
     }
 
     /// <summary>
@@ -131,6 +180,58 @@ public static class NeedleBuilder
             for (int j = 0; j < asked; j++)
                 prompts.Add(new NeedlePrompt(s, doc, [.. doc.Context, .. task.Template.EncodeQuestion(tokenizer, keys[j])], keys[j], values[j],
                                              values.Where((_, i) => i != j).ToList(), context));
+        }
+        return prompts;
+    }
+
+    /// <summary>
+    /// Questions of <c>eval faithfulness</c>: <paramref name="samples"/> documents of <paramref name="length"/> tokens (answer
+    /// room included) with <paramref name="distractors"/> ordinary needles at uniform depths and one asked key: for
+    /// <see cref="FactProbe.Counterfactual"/> a fixed fact stated with another value at <paramref name="depth"/>, for
+    /// <see cref="FactProbe.ClosedBook"/> a fixed fact not stated, for <see cref="FactProbe.OpenBook"/> an ordinary key
+    /// stated at <paramref name="depth"/> (a negative depth: uniform). Facts are taken in turn (sample s asks fact s mod F).
+    /// Empty when the needles do not fit. Document s depends only on (<paramref name="seed"/>, s) and the tokenizer.
+    /// </summary>
+    public static List<FactPrompt> FactPrompts(ITokenizer tokenizer, Haystack haystack, NeedleTaskOptions task, FactProbe probe, int length, int answerRoom,
+        int distractors, double depth, int samples, ulong seed)
+    {
+        if (task.Facts.Count == 0) throw new ArgumentException("the task has no fixed facts (a dataset generated with --task facts has them)");
+        if (distractors + (probe == FactProbe.OpenBook ? 1 : 0) > task.Keys.Count)
+            throw new ArgumentException($"{distractors} distractors need as many needle keys; {task.Keys.Count} are given");
+        int questionRoom = task.Keys.Concat(task.Facts.Select(f => f.Key)).Max(k => task.Template.EncodeQuestion(tokenizer, k).Length);
+        var prompts = new List<FactPrompt>();
+        for (int s = 0; s < samples; s++)
+        {
+            var rng = NeedleDataset.DocumentRandom(seed, s);
+            var fact = task.Facts[s % task.Facts.Count];
+            var keys = DrawKeys(rng, task.Keys, distractors + (probe == FactProbe.OpenBook ? 1 : 0)).ToList();
+            var values = DrawValues(rng, keys.Count + 1, task.ValueDigits).Where(v => v != fact.Value).Take(keys.Count).ToList();
+            if (values.Count < keys.Count) values.Add(OtherValue(rng, task.ValueDigits, fact.Value));
+            string askedKey, contextValue;
+            string? stated = null;
+            if (probe == FactProbe.OpenBook) { askedKey = keys[0]; contextValue = values[0]; }
+            else
+            {
+                askedKey = fact.Key;
+                contextValue = probe == FactProbe.Counterfactual ? OtherValue(rng, task.ValueDigits, fact.Value) : "";
+                if (probe == FactProbe.Counterfactual)
+                {
+                    while (values.Contains(contextValue)) contextValue = OtherValue(rng, task.ValueDigits, fact.Value);
+                    keys.Insert(0, fact.Key);
+                    values.Insert(0, contextValue);
+                }
+            }
+            if (probe != FactProbe.ClosedBook) stated = contextValue;
+            int needleTokens = keys.Select((k, i) => task.Template.EncodeNeedle(tokenizer, k, values[i]).Tokens.Length).Sum();
+            int h = length - answerRoom - questionRoom - 1 - needleTokens;
+            if (h < 8) return [];
+            bool placed = probe != FactProbe.ClosedBook;
+            var placements = keys.Select((k, i) => (k, values[i], i == 0 && placed && depth >= 0 ? depth : rng.NextDouble())).ToList();
+            var doc = Build(tokenizer, task.Template, haystack.Window(tokenizer, h, rng), placements);
+            var others = values.Where(v => v != stated).ToList();
+            var prompt = new NeedlePrompt(s, doc, [.. doc.Context, .. task.Template.EncodeQuestion(tokenizer, askedKey)], askedKey, stated ?? "",
+                                          others, tokenizer.Decode(doc.Context[1..]));
+            prompts.Add(new FactPrompt(probe, prompt, stated, probe == FactProbe.OpenBook ? null : fact.Value));
         }
         return prompts;
     }

@@ -5,7 +5,7 @@ public sealed record NeedleTaskFile : ITaskFile
 {
     public const string FileName = "needle_task.json";
     public const string TaskName = "needle";
-    public const int CurrentGeneratorVersion = 1;
+    public const int CurrentGeneratorVersion = 2;   // 2: documents of at least 128 tokens (the question repeats the needle's words)
 
     public string Task { get; init; } = TaskName;
     public int GeneratorVersion { get; init; } = CurrentGeneratorVersion;

@@ -26,6 +26,19 @@ public sealed record NeedleTaskOptions
     /// <summary>Fraction of training documents that are plain haystack text (no needles, no questions).</summary>
     public double PlainFraction { get; init; } = 0.2;
 
+    /// <summary>
+    /// Fixed facts (the facts task; empty for the needle task): keys outside <see cref="Keys"/> with values that never change.
+    /// A training document that asks one either does not state it (the answer is the memorised value) or, with
+    /// probability <see cref="OverrideFraction"/>, states it with another value, which the answer then follows.
+    /// </summary>
+    public IReadOnlyList<NeedleFact> Facts { get; init; } = [];
+
+    /// <summary>Fraction of the needle documents (not plain text) that ask a fixed fact, when there are any.</summary>
+    public double FactFraction { get; init; } = 0.3;
+
+    /// <summary>Of the documents that ask a fixed fact, the fraction whose context states it with another value.</summary>
+    public double OverrideFraction { get; init; } = 0.5;
+
     /// <summary>Checks ranges; messages name the field and value.</summary>
     public NeedleTaskOptions Validate()
     {
@@ -38,13 +51,27 @@ public sealed record NeedleTaskOptions
         if (MaxQuestions < 1) throw new ArgumentException($"max_questions must be at least 1, got {MaxQuestions}");
         if (ContextLength < 16) throw new ArgumentException($"context_length must be at least 16, got {ContextLength}");
         if (PlainFraction is < 0 or >= 1) throw new ArgumentException($"plain_fraction must be in [0, 1), got {PlainFraction}");
+        if (FactFraction is < 0 or > 1) throw new ArgumentException($"fact_fraction must be in [0, 1], got {FactFraction}");
+        if (OverrideFraction is < 0 or > 1) throw new ArgumentException($"override_fraction must be in [0, 1], got {OverrideFraction}");
+        foreach (var f in Facts)
+        {
+            if (f.Key.Length == 0 || f.Key.Any(char.IsDigit)) throw new ArgumentException($"fact key \"{f.Key}\" must be non-empty and hold no digits");
+            if (Keys.Contains(f.Key, StringComparer.Ordinal)) throw new ArgumentException($"fact key \"{f.Key}\" is also a needle key; fixed facts need keys of their own");
+            if (f.Value.Length != ValueDigits || f.Value[0] == '0' || !f.Value.All(char.IsAsciiDigit))
+                throw new ArgumentException($"fact {f.Key}: value \"{f.Value}\" is not a {ValueDigits}-digit number without a leading zero");
+        }
+        if (Facts.Select(f => f.Key).Distinct(StringComparer.Ordinal).Count() != Facts.Count) throw new ArgumentException("fact keys must be distinct");
         return this;
     }
 
     /// <summary>One-line summary for logs and meta.json.</summary>
     public string Describe() =>
         $"1–{MaxNeedles} needles \"{Template.Needle}\" among {Keys.Count} keys, {ValueDigits}-digit values, 1–{MaxQuestions} questions, " +
-        $"{ContextLength} tokens, {PlainFraction:P0} plain text";
+        $"{ContextLength} tokens, {PlainFraction:P0} plain text" +
+        (Facts.Count == 0 ? "" : $"; {Facts.Count} fixed facts asked in {FactFraction:P0} of the needle documents, {OverrideFraction:P0} of them overridden by the context");
+
+    /// <summary>Keys of the facts task's fixed facts: eight city names that are not among <see cref="DefaultCities"/>.</summary>
+    public static IReadOnlyList<string> DefaultFactKeys { get; } = ["Dakar", "Sofia", "Lagos", "Riga", "Minsk", "Tunis", "Accra", "Kabul"];
 
     /// <summary>Forty short city names (ASCII, no two alike in their first four letters).</summary>
     public static IReadOnlyList<string> DefaultCities { get; } =

@@ -4,8 +4,8 @@ namespace DiffTransformer.Tasks.Needle;
 
 /// <summary>
 /// The sentences of the multi-needle task (the paper's protocol, after YOCO's multi_needle): a needle
-/// "The magic number of {key} is {value}." hidden in the haystack, a question "What is the magic number of {key}?"
-/// at the end, and the answer " {value}." after it. Each piece is encoded on its own with a leading space and the
+/// "The magic number of {key} is {value}." hidden in the haystack, a question "What is the magic number of {key}? The
+/// magic number of {key} is" at the end, and the answer " {value}." after it. Each piece is encoded on its own with a leading space and the
 /// pieces' tokens concatenated, so that the value's tokens are known exactly whatever the tokenizer.
 /// </summary>
 public sealed record NeedleTemplate
@@ -16,8 +16,11 @@ public sealed record NeedleTemplate
     /// <summary>The needle sentence: holds {key} before {value}.</summary>
     public string Needle { get; init; } = "The magic number of {key} is {value}.";
 
-    /// <summary>The question: holds {key}, not {value}.</summary>
-    public string Question { get; init; } = "What is the magic number of {key}?";
+    /// <summary>
+    /// The question: holds {key}, not {value}. The default asks, then begins the answer with the needle's words up to the
+    /// value, as needle-in-a-haystack prompts do, so that a model answers by finding the key and copying what follows it.
+    /// </summary>
+    public string Question { get; init; } = "What is the magic number of {key}? The magic number of {key} is";
 
     /// <summary>Refuses templates without their slots; the message names the template and the slot.</summary>
     public NeedleTemplate Validate()
