@@ -94,6 +94,7 @@ public static class PrepareCommand
                 progress.Finish();
             }
             PrintSummary(result, parse.Stdout());
+            foreach (var w in result.Warnings) stderr.WriteLine("warning: " + w);
             return CliAction.Ok;
         });
         return cmd;

@@ -10,8 +10,8 @@ public static class TrainCommand
     public static Command Create()
     {
         var cmd = new Command("train",
-            "Train a DIFF Transformer (or the baseline, --arch transformer). Without --data it trains the tiny preset on the built-in " +
-            "synthetic key→value recall task (a few minutes on 2 cores). Writes metrics.jsonl, loss.png, checkpoints/ and final/ into --out.");
+            "Train a DIFF Transformer (or the baseline, --arch transformer). Without --data it trains the tiny preset on a built-in " +
+            "task (--task; default the synthetic key→value recall task, a few minutes on 2 cores). Writes metrics.jsonl, loss.png, checkpoints/ and final/ into --out.");
         var set = new TrainOptionSet();
         set.AddTo(cmd);
         var output = new Option<string>("--out", "-o") { Description = "Run directory (default runs/default).", HelpName = "dir" };

@@ -54,13 +54,31 @@ public static class DatasetPreparer
             };
             AtomicFile.WriteAllText(Path.Combine(tmp, DatasetMeta.FileName), meta.ToJson() + "\n");
             DatasetDirectory.Commit(tmp, outDir, replaced);
-            return new PrepareResult(outDir, meta, run.EmptySkipped, files.Sum(f => f.Length), clock.Elapsed);
+            return new PrepareResult(outDir, meta, run.EmptySkipped, files.Sum(f => f.Length), clock.Elapsed) { Warnings = Warnings(options, where, train, val, run) };
         }
         catch
         {
             AtomicDirectory.TryDelete(tmp);
             throw;
         }
+    }
+
+    /// <summary>
+    /// What the dataset holds that is probably not what was meant: an empty split (--val-fraction 0 or 1, or a small
+    /// input), and input files that are mostly not text (over 10% of their characters are U+FFFD, the decoding of bytes
+    /// that are not UTF-8: a binary file given as text).
+    /// </summary>
+    private static List<string> Warnings(PrepareOptions options, ValCondition? where, SplitMeta train, SplitMeta val, Run run)
+    {
+        var warnings = new List<string>();
+        string rule = where is not null ? $"--val-where {where}" : $"--val-fraction {options.ValFraction.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        foreach (var (name, split) in new[] { ("validation", val), ("train", train) })
+            if (split.Documents == 0)
+                warnings.Add($"the {name} split is empty: {rule} puts all {train.Documents + val.Documents:N0} documents into the other");
+        foreach (var (file, (chars, replacements)) in run.Decoding.OrderBy(d => d.Key, StringComparer.Ordinal))
+            if (chars > 0 && replacements > 0.1 * chars)
+                warnings.Add($"{file}: {replacements:N0} of its {chars:N0} characters ({(double)replacements / chars:P0}) are not valid UTF-8 text: is it a binary file?");
+        return warnings;
     }
 
     private static void CheckOptions(PrepareOptions o)
@@ -115,6 +133,8 @@ public static class DatasetPreparer
         public int[]? Tokens { get; private set; }
         public bool IsVal { get; private set; }
         public long TextBytes { get; private set; }
+        public int Chars { get; private set; }
+        public int Replacements { get; private set; }
         public Exception? Error { get; private set; }
 
         public void Process(ITokenizer tokenizer, string field, ValCondition? where, double valFraction, ulong seed)
@@ -124,6 +144,8 @@ public static class DatasetPreparer
                 string text = isJson ? ParseJson(field, where) : raw!;
                 if (where is null) IsVal = CounterHash.Uniform(seed ^ ValSalt, (ulong)Index) < valFraction;
                 TextBytes = Encoding.UTF8.GetByteCount(text);
+                Chars = text.Length;
+                Replacements = text.AsSpan().Count('\uFFFD');        // what invalid UTF-8 decodes to
                 Tokens = text.Length == 0 ? [] : tokenizer.Encode(text);
             }
             catch (InvalidDataException e)
@@ -155,6 +177,9 @@ public static class DatasetPreparer
 
         public long EmptySkipped { get; private set; }
 
+        /// <summary>Per input file: characters read and how many of them were U+FFFD (bytes that are not UTF-8).</summary>
+        public Dictionary<string, (long Chars, long Replacements)> Decoding { get; } = new(StringComparer.Ordinal);
+
         public (SplitMeta Train, SplitMeta Val) Execute()
         {
             using var train = new SplitWriter(dir, "train", tokenizer, options.ShardTokens);
@@ -181,6 +206,8 @@ public static class DatasetPreparer
                     foreach (var item in batch.Items)   // input order, so output is deterministic
                     {
                         if (item.Error is not null) ExceptionDispatchInfo.Throw(item.Error);
+                        var (c, r) = Decoding.GetValueOrDefault(item.File);
+                        Decoding[item.File] = (c + item.Chars, r + item.Replacements);
                         if (item.TextBytes == 0)
                         {
                             EmptySkipped++;

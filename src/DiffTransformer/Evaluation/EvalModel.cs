@@ -35,7 +35,7 @@ public sealed class EvalModel : IDisposable
     /// <summary>Loads the model at <paramref name="path"/> with the attention <paramref name="kernel"/>.</summary>
     public static EvalModel Load(string path, AttentionKernel kernel = AttentionKernel.Blocked)
     {
-        string dir = ResolveModelPath(path);
+        string dir = ModelStore.ResolveModelPath(path);
         var generator = TextGenerator.Load(dir, kernel: kernel);
         string arch = generator.Model.Config.Arch == Architecture.Diff ? "DIFF" : "Transformer";
         return new EvalModel(System.IO.Path.GetFullPath(dir), $"{arch} ({RelativeOrFull(dir)})", generator);
@@ -58,23 +58,6 @@ public sealed class EvalModel : IDisposable
             foreach (var m in models) m.Dispose();
             throw;
         }
-    }
-
-    /// <summary>
-    /// The model directory for <paramref name="path"/>: itself when it holds a model (or is a weights file), its
-    /// <c>final/</c> when it is a run directory that completed; otherwise an error that says what is there.
-    /// </summary>
-    public static string ResolveModelPath(string path)
-    {
-        if (File.Exists(path)) return path;
-        if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"no model at {path}: no such file or directory");
-        if (File.Exists(System.IO.Path.Combine(path, ModelStore.WeightsFile))) return path;
-        string final = System.IO.Path.Combine(path, "final");
-        if (File.Exists(System.IO.Path.Combine(final, ModelStore.WeightsFile))) return final;
-        string hint = File.Exists(System.IO.Path.Combine(path, "run.json"))
-            ? " (a run directory whose training has not completed: its model will be in final/; a checkpoint under checkpoints/ can be evaluated too)"
-            : "";
-        throw new FileNotFoundException($"no model at {path}: it holds no {ModelStore.WeightsFile}{hint}", path);
     }
 
     private static string RelativeOrFull(string dir)

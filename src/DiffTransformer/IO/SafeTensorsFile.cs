@@ -87,6 +87,7 @@ public sealed class SafeTensorsFile : IDisposable
                     }
                     tensors[prop.Name] = ParseEntry(path, prop.Name, prop.Value, dataLength);
                 }
+                CheckNoOverlap(path, tensors);
                 return new SafeTensorsFile(path, fs, dataStart, tensors, metadata);
             }
         }
@@ -94,6 +95,21 @@ public sealed class SafeTensorsFile : IDisposable
         {
             fs.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Refuses tensors whose byte ranges overlap (two names would read the same bytes: a corrupt or crafted header),
+    /// naming both tensors and their offsets. Empty tensors occupy no bytes and cannot overlap.
+    /// </summary>
+    private static void CheckNoOverlap(string path, Dictionary<string, SafeTensorInfo> tensors)
+    {
+        var ranges = tensors.Where(t => t.Value.End > t.Value.Begin).OrderBy(t => t.Value.Begin).ThenBy(t => t.Value.End).ToList();
+        for (int i = 1; i < ranges.Count; i++)
+        {
+            var (a, b) = (ranges[i - 1], ranges[i]);
+            if (b.Value.Begin < a.Value.End)
+                throw Bad(path, $"tensors '{a.Key}' [{a.Value.Begin}, {a.Value.End}] and '{b.Key}' [{b.Value.Begin}, {b.Value.End}] overlap in data_offsets");
         }
     }
 

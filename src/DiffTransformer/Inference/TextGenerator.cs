@@ -34,12 +34,13 @@ public sealed class TextGenerator : IDisposable
     public int ContextLength => Model.Config.MaxSeqLen;
 
     /// <summary>
-    /// Loads a saved model (directory or weights file) with its tokenizer: the one named in its tokenizer.json, or
+    /// Loads a saved model (directory, weights file, or a run directory whose final/ holds it) with its tokenizer: the one named in its tokenizer.json, or
     /// <paramref name="tokenizer"/> for a model saved without one. Refuses a tokenizer that contradicts the recorded
     /// one, a vocabulary that does not fit the model's, and (via the strict loader) weights of another architecture.
     /// </summary>
     public static TextGenerator Load(string modelPath, string? tokenizer = null, AttentionKernel kernel = AttentionKernel.Blocked)
     {
+        modelPath = ModelStore.ResolveModelPath(modelPath);                 // a run directory means its final/; nothing there is said plainly
         string? recorded = ModelStore.LoadTokenizerName(modelPath);
         if (recorded is not null && tokenizer is not null && recorded != tokenizer)
             throw new ArgumentException($"the model at {modelPath} was trained with the tokenizer '{recorded}' (its {ModelStore.TokenizerFile}); '{tokenizer}' was asked for");

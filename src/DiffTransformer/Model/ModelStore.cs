@@ -35,6 +35,23 @@ public static class ModelStore
             File.Delete(tokPath);
     }
 
+    /// <summary>
+    /// The model directory for <paramref name="path"/>: itself when it holds a model (or is a weights file), its
+    /// <c>final/</c> when it is a run directory that completed; otherwise an error that says what is there.
+    /// </summary>
+    public static string ResolveModelPath(string path)
+    {
+        if (File.Exists(path)) return path;
+        if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"no model at {path}: no such file or directory");
+        if (File.Exists(Path.Combine(path, WeightsFile))) return path;
+        string final = Path.Combine(path, "final");
+        if (File.Exists(Path.Combine(final, WeightsFile))) return final;
+        string hint = File.Exists(Path.Combine(path, "run.json"))
+            ? " (a run directory whose training has not completed: its model will be in final/; a checkpoint under checkpoints/ can be loaded too)"
+            : "";
+        throw new FileNotFoundException($"no model at {path}: it holds no {WeightsFile}{hint}", path);
+    }
+
     /// <summary>The tokenizer a saved model was trained with (from tokenizer.json), or null when it names none.</summary>
     public static string? LoadTokenizerName(string path)
     {

@@ -7,9 +7,10 @@ using DiffTransformer.Tasks.Needle;
 namespace DiffTransformer.Tasks;
 
 /// <summary>
-/// The built-in task of <c>difft train</c> without data: key→value recall among near-miss distractors
-/// (<see cref="RecallTaskGenerator"/>), generated once into the run's data directory, with recall accuracy on
-/// held-out documents reported at every evaluation.
+/// The built-in tasks of <c>difft train</c> without data (<see cref="BuiltinTaskKind"/>), generated once into the run's
+/// data directory: key→value recall among distractors (<see cref="RecallTaskGenerator"/>, the default, with recall
+/// accuracy on held-out documents at every evaluation), needles in text (<see cref="NeedleDataset"/>, needle accuracy)
+/// and the needle task with fixed facts (faithfulness figures besides).
 /// </summary>
 public static class BuiltinTask
 {

@@ -118,6 +118,15 @@ public sealed record TrainOptions
         return this;
     }
 
+    /// <summary>Combinations that are valid but probably not what was meant, as sentences for the log.</summary>
+    public IReadOnlyList<string> Warnings()
+    {
+        var w = new List<string>();
+        if (WarmupSteps >= Steps)
+            w.Add($"warmup_steps {WarmupSteps} ≥ steps {Steps}: the run never reaches the peak learning rate {LearningRate} (it ends at {MakeSchedule().At(Steps - 1):G3}); lower --warmup");
+        return w;
+    }
+
     /// <summary>
     /// The vocabulary rule, in one place: with <see cref="VocabFromData"/> the model's vocab_size becomes the dataset's;
     /// an explicit one stands. Either way the dataset's tokens must fit, or <see cref="ConfigException"/> says so.

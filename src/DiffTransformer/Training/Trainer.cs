@@ -95,6 +95,7 @@ public sealed class Trainer
             throw new IOException($"{run.Root} already holds a run; use --resume to continue it or --force to start over");
         }
 
+        foreach (var w in options.Warnings()) log("warning: " + w);
         string dataDir = options.Data ?? BuiltinTask.EnsureDataset(run.Data, log, options.Task, options.Haystack, options.HaystackField, options.SeqLen);
         var dataset = TokenDataset.Open(dataDir);
         try

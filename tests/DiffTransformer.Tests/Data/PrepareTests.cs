@@ -298,4 +298,29 @@ public sealed class PrepareTests : IDisposable
     {
         public void Report(PrepareProgress value) => report(value);
     }
+
+    [Fact]
+    public void AValWhereThatLeavesASplitEmptyIsWarnedAbout()
+    {
+        var (_, jsonl, _, _) = MakeCorpus();
+        var r = DatasetPreparer.Prepare(Options(jsonl) with { ValWhere = "year>=abc" });
+        Assert.Equal("the validation split is empty: --val-where year>=abc puts all 67 documents into the other", Assert.Single(r.Warnings));
+    }
+
+    [Fact]
+    public void AnEmptySplitAndABinaryInputAreWarnedAbout()
+    {
+        var (folder, _, _, _) = MakeCorpus();
+        var all = DatasetPreparer.Prepare(Options(folder) with { ValFraction = 0 });
+        Assert.Contains(all.Warnings, w => w.StartsWith("the validation split is empty: --val-fraction 0 puts all", StringComparison.Ordinal));
+        var bytes = new byte[4000];
+        new Random(3).NextBytes(bytes);
+        Directory.CreateDirectory(dir["bin"]);
+        File.WriteAllBytes(dir["bin/blob.txt"], bytes);
+        var r = DatasetPreparer.Prepare(Options(dir["bin"], folder) with { OutputDirectory = dir["out/with-binary"], ValFraction = 0.5 });
+        var w = Assert.Single(r.Warnings);
+        Assert.StartsWith(dir["bin/blob.txt"] + ": ", w);
+        Assert.Contains("are not valid UTF-8 text: is it a binary file?", w);
+        Assert.Empty(DatasetPreparer.Prepare(Options(folder) with { OutputDirectory = dir["out/clean"], ValFraction = 0.5 }).Warnings);
+    }
 }

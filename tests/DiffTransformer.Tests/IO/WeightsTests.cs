@@ -191,6 +191,9 @@ public sealed class WeightsTests(ITestOutputHelper log) : IDisposable
             Check("dtype.safetensors", Header("{\"q_proj.weight\": {\"dtype\": \"Q7\", \"shape\": [1], \"data_offsets\": [0, 4]}}"), "tensor 'q_proj.weight': unsupported dtype Q7");
             Check("size.safetensors", Header("{\"q_proj.weight\": {\"dtype\": \"F32\", \"shape\": [4, 4], \"data_offsets\": [0, 60]}}"), "tensor 'q_proj.weight': data_offsets [0, 60] hold 60 bytes, but F32 [4, 4] needs 64");
             Check("neg.safetensors", Header("{\"q_proj.weight\": {\"dtype\": \"F32\", \"shape\": [-4], \"data_offsets\": [0, 16]}}"), "tensor 'q_proj.weight': shape");
+            Check("overlap.safetensors", Header("{\"q_proj.weight\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [0, 16]}, " +
+                                                "\"k_proj.weight\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [8, 24]}}"),
+                  "tensors 'q_proj.weight' [0, 16] and 'k_proj.weight' [8, 24] overlap in data_offsets");
         }
     }
 

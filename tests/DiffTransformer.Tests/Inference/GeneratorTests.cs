@@ -84,6 +84,25 @@ public sealed class GeneratorTests(TinyCheckpoints checkpoints, ITestOutputHelpe
     }
 
     [Fact]
+    public void ARunDirectoryLoadsItsFinalModelAndAnEmptyOneSaysThereIsNoModel()
+    {
+        string run = Path.Combine(checkpoints.Root, "run-dir");
+        string final = Path.Combine(run, "final");
+        if (!Directory.Exists(final))
+        {
+            Directory.CreateDirectory(run);
+            foreach (var f in Directory.GetFiles(checkpoints.Diff)) { Directory.CreateDirectory(final); File.Copy(f, Path.Combine(final, Path.GetFileName(f))); }
+        }
+        using (var g = TextGenerator.Load(run)) Assert.Equal(TinyCheckpoints.Config(), g.Model.Config);
+        string empty = Directory.CreateDirectory(Path.Combine(checkpoints.Root, "empty-dir")).FullName;
+        var e = Assert.Throws<FileNotFoundException>(() => TextGenerator.Load(empty));
+        Assert.Equal($"no model at {empty}: it holds no model.safetensors", e.Message);
+        string unfinished = Directory.CreateDirectory(Path.Combine(checkpoints.Root, "unfinished-run")).FullName;
+        File.WriteAllText(Path.Combine(unfinished, "run.json"), "{}");
+        Assert.Contains("its model will be in final/", Assert.Throws<FileNotFoundException>(() => TextGenerator.Load(unfinished)).Message);
+    }
+
+    [Fact]
     public void AFixedSeedReproducesTheText()
     {
         using var gen = TextGenerator.Load(checkpoints.Diff);

@@ -61,4 +61,12 @@ public sealed class TrainOptionsTests : IDisposable
         Assert.Single(Trainer.ResumeDifferences(saved, saved with { Model = saved.Model with { VocabSize = 300 } }), d => d.StartsWith("model ", StringComparison.Ordinal));
         Assert.Empty(Trainer.ResumeDifferences(saved, saved with { VocabFromData = false }));   // where vocab_size came from is not the model
     }
+
+    [Fact]
+    public void AWarmUpLongerThanTheRunIsWarnedAbout()
+    {
+        var w = Assert.Single(new TrainOptions { Steps = 20, WarmupSteps = 30 }.Warnings());
+        Assert.StartsWith("warmup_steps 30 ≥ steps 20: the run never reaches the peak learning rate 0.003", w);
+        Assert.Empty(new TrainOptions { Steps = 600, WarmupSteps = 30 }.Warnings());
+    }
 }
