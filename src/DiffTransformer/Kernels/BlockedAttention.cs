@@ -75,6 +75,15 @@ public static class BlockedAttention
     /// <summary>Tests set 8 to run the AVX2 code on an AVX-512 machine; null restores the automatic choice.</summary>
     internal static int? ForcedWidth { get; set; }
 
+    /// <summary>Tests set a worker count for the kernel instead of libtorch's <c>get_num_threads()</c>; null restores it.</summary>
+    internal static int? ForcedThreads { get; set; }
+
+    /// <summary>
+    /// Tests set true to hand the backward's work out in reverse order (a different worker takes each piece of work):
+    /// the gradients must not change, bit for bit.
+    /// </summary>
+    internal static bool ReversedSchedule { get; set; }
+
     // ---------------------------------------------------------------- plumbing
 
     private static bool NeedsGraph(Tensor q, Tensor k, Tensor v, Tensor? lambda) =>
@@ -140,11 +149,11 @@ public static class BlockedAttention
         var dvs = View(dv, g.KeyLen, g.KvGroups, g.ValueDim);
         int threads = Threads;
         return WidthFor(g.HeadDim, g.ValueDim) == 16
-            ? BlockedAttentionCore<V512>.Backward(g, qs, ks, vs, lambda, Pointer(lc), gs, dqs, dks, dvs, threads)
-            : BlockedAttentionCore<V256>.Backward(g, qs, ks, vs, lambda, Pointer(lc), gs, dqs, dks, dvs, threads);
+            ? BlockedAttentionCore<V512>.Backward(g, qs, ks, vs, lambda, Pointer(lc), gs, dqs, dks, dvs, threads, ReversedSchedule)
+            : BlockedAttentionCore<V256>.Backward(g, qs, ks, vs, lambda, Pointer(lc), gs, dqs, dks, dvs, threads, ReversedSchedule);
     }
 
-    private static int Threads => Math.Max(1, get_num_threads());
+    private static int Threads => Math.Max(1, ForcedThreads ?? get_num_threads());
 
     private static unsafe float* Pointer(Tensor t)
     {
