@@ -24,6 +24,22 @@ namespace DiffTransformer.Kernels;
 /// FLOPs. The block GEMMs are <see cref="Gemm{TV}"/> (register-blocked FMA on AVX-512 or AVX2), the row passes
 /// SIMD with a polynomial exp; work items run on as many threads as libtorch uses (<c>get_num_threads()</c>).
 /// </para>
+/// <para>
+/// Determinism. The forward's items each write their own output rows, so it needs nothing. In the backward, every
+/// head of a KV group and every query block adds into the same keys' dK and dV (and all into dλ), and float sums
+/// depend on their order; so its work is scheduled in units of (batch, KV group, part) instead of single items: one
+/// worker does all of a unit's (block, head) items in a fixed order, straight into the unit's own rows of dK and dV.
+/// When there are fewer than 8 (batch, KV group) pairs, each is cut into P = ⌈8 / (B·Hkv)⌉ parts (its items dealt
+/// to the parts in a snake, longest blocks first, so the parts are of about equal length), part p ≥ 1 accumulating
+/// into a dK/dV copy of its own; the copies are added in part order, and the units' dλ summed in unit order. The
+/// bits therefore depend on the shapes alone: not on which worker takes which unit, nor on the thread count
+/// (<c>tests/…/Kernels/BlockedDeterminismTests</c>). Memory: the copies take (P − 1)·B·S·Hkv·(Maps·d + dv) floats,
+/// less than 8·S·(Maps·d + dv) floats whatever B and the heads (64 MiB at S 8192, d 64), and none when
+/// B·Hkv ≥ 8; before, each extra thread held a full copy. Cost: no extra FLOPs; measured side by side
+/// on 2 threads, old and new backward within the machine's noise (0.94–1.11× for one layer and the <c>small</c> model,
+/// docs/BENCHMARKS.md). What is given up is granularity: at most max(8, B·Hkv) units, so more than that many threads
+/// cannot all be busy in the backward, and a unit's tail cannot be shared out among idle threads.
+/// </para>
 /// Inputs are in the projection's own (B, T, heads, width) layout, so no transposes are needed around the call.
 /// CPU and float32 only (see <see cref="Supports"/>); the modules fall back to libtorch elsewhere.
 /// </summary>
@@ -74,6 +90,15 @@ public static class BlockedAttention
 
     /// <summary>Tests set 8 to run the AVX2 code on an AVX-512 machine; null restores the automatic choice.</summary>
     internal static int? ForcedWidth { get; set; }
+
+    /// <summary>Tests set a worker count for the kernel instead of libtorch's <c>get_num_threads()</c>; null restores it.</summary>
+    internal static int? ForcedThreads { get; set; }
+
+    /// <summary>
+    /// Tests set true to hand the backward's work out in reverse order (a different worker takes each piece of work):
+    /// the gradients must not change, bit for bit.
+    /// </summary>
+    internal static bool ReversedSchedule { get; set; }
 
     // ---------------------------------------------------------------- plumbing
 
@@ -140,11 +165,11 @@ public static class BlockedAttention
         var dvs = View(dv, g.KeyLen, g.KvGroups, g.ValueDim);
         int threads = Threads;
         return WidthFor(g.HeadDim, g.ValueDim) == 16
-            ? BlockedAttentionCore<V512>.Backward(g, qs, ks, vs, lambda, Pointer(lc), gs, dqs, dks, dvs, threads)
-            : BlockedAttentionCore<V256>.Backward(g, qs, ks, vs, lambda, Pointer(lc), gs, dqs, dks, dvs, threads);
+            ? BlockedAttentionCore<V512>.Backward(g, qs, ks, vs, lambda, Pointer(lc), gs, dqs, dks, dvs, threads, ReversedSchedule)
+            : BlockedAttentionCore<V256>.Backward(g, qs, ks, vs, lambda, Pointer(lc), gs, dqs, dks, dvs, threads, ReversedSchedule);
     }
 
-    private static int Threads => Math.Max(1, get_num_threads());
+    private static int Threads => Math.Max(1, ForcedThreads ?? get_num_threads());
 
     private static unsafe float* Pointer(Tensor t)
     {

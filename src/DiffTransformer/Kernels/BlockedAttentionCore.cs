@@ -39,10 +39,10 @@ internal readonly unsafe struct Strided(float* p, nint batch, nint row, nint hea
 
 /// <summary>
 /// The exact blocked attention kernel, forward and backward, over raw float32 memory (see
-/// <see cref="BlockedAttention"/> for the math and the design). Work items are (batch, head, query block), longest
-/// first, taken from a shared counter by <c>threads</c> workers; each worker owns its scratch rows and, in the
-/// backward, private dK and dV accumulators that are summed at the end (heads of a GQA group and query blocks
-/// all add into the same keys).
+/// <see cref="BlockedAttention"/> for the math and the design). Forward work items are (batch, head, query block),
+/// longest first, taken from a shared counter by <c>threads</c> workers, each owning its scratch rows; every item
+/// writes its own output rows. The backward's units are (batch, KV group, part), since a group's heads and query
+/// blocks all add into the same keys: see <see cref="Backward"/> for how that stays deterministic.
 /// </summary>
 internal static unsafe class BlockedAttentionCore<TV> where TV : struct, ISimd<TV>
 {
@@ -132,42 +132,64 @@ internal static unsafe class BlockedAttentionCore<TV> where TV : struct, ISimd<T
     // ---------------------------------------------------------------- backward
 
     /// <summary>
+    /// The backward splits the work into at least this many units when it can: (batch, KV group) pairs, each cut into
+    /// <see cref="Parts"/> parts when there are fewer pairs than this. A constant, not the thread count, so that the
+    /// gradients do not depend on how many threads run.
+    /// </summary>
+    public const int MinUnits = 8;
+
+    /// <summary>
+    /// Parts per (batch, KV group): 1 when B·Hkv ≥ <see cref="MinUnits"/>, else ⌈MinUnits / (B·Hkv)⌉, at most the
+    /// group's (block, head) items. Part p ≥ 1 accumulates into its own dK/dV copy.
+    /// </summary>
+    public static int Parts(AttentionGeometry g)
+    {
+        int groups = g.Batch * g.KvGroups, blocks = (g.QueryLen + BlockRows - 1) / BlockRows;
+        return Math.Clamp((MinUnits + groups - 1) / groups, 1, Math.Max(1, g.NRep * blocks));
+    }
+
+    /// <summary>
     /// Gradients of Σ dO ⊙ out with respect to q, k, v (written into dq, dk, dv, all contiguous) and λ (returned).
     /// Recomputes each block's logits from q, k and the saved log-sum-exp.
+    /// <para>
+    /// Deterministic: a unit of work is (batch, KV group, part), and one worker does a unit's items in a fixed order,
+    /// accumulating into dK/dV rows that only that unit's part index writes; the parts' copies are then added in part
+    /// order and dλ summed in unit order. Which worker takes which unit (the shared counter) changes nothing, nor does
+    /// the number of workers. <paramref name="reversed"/> hands the units out last first (a test switch).
+    /// </para>
     /// </summary>
     public static double Backward(AttentionGeometry g, Strided q, Strided k, Strided v, float lambda, float* lse, Strided dOut,
-        Strided dq, Strided dk, Strided dv, int threads)
+        Strided dq, Strided dk, Strided dv, int threads, bool reversed = false)
     {
         int sPad = RoundUp(g.KeyLen, TV.Width);
         nint ktSize = (nint)g.Batch * g.KeySubHeads * g.HeadDim * sPad;
         nint vtSize = (nint)g.Batch * g.KvGroups * g.ValueDim * sPad;
         nint dkSize = (nint)g.Batch * g.KeyLen * g.KeySubHeads * g.HeadDim;
         nint dvSize = (nint)g.Batch * g.KeyLen * g.KvGroups * g.ValueDim;
-        int blocks = (g.QueryLen + BlockRows - 1) / BlockRows;
-        int workers = Math.Max(1, Math.Min(threads, g.Batch * g.Heads * blocks));
+        int parts = Parts(g);
         float* kt = Alloc(ktSize), vt = Alloc(vtSize);
-        var privateK = new nint[workers];
-        var privateV = new nint[workers];
+        var partK = new nint[parts];
+        var partV = new nint[parts];
         try
         {
             TransposeAll(g.Batch, g.KeySubHeads, g.KeyLen, g.HeadDim, k, kt, sPad, threads);
             TransposeAll(g.Batch, g.KvGroups, g.KeyLen, g.ValueDim, v, vt, sPad, threads);
-            // worker 0 accumulates straight into the outputs; the others into private copies, added at the end
+            // part 0 accumulates straight into the outputs; the others into copies, added at the end in part order
             NativeMemory.Clear(dk.P, (nuint)dkSize * sizeof(float));
             NativeMemory.Clear(dv.P, (nuint)dvSize * sizeof(float));
-            privateK[0] = (nint)dk.P;
-            privateV[0] = (nint)dv.P;
-            for (int w = 1; w < workers; w++)
+            partK[0] = (nint)dk.P;
+            partV[0] = (nint)dv.P;
+            for (int p = 1; p < parts; p++)
             {
-                privateK[w] = (nint)AllocZeroed(dkSize);
-                privateV[w] = (nint)AllocZeroed(dvSize);
+                partK[p] = (nint)AllocZeroed(dkSize);
+                partV[p] = (nint)AllocZeroed(dvSize);
             }
-            var job = new BackwardJob(g, q, kt, vt, sPad, k, lambda, lse, dOut, dq, privateK, privateV, blocks);
-            Run(job.Items, workers, job.Worker);
-            for (int w = 1; w < workers; w++)
+            var job = new BackwardJob(g, q, kt, vt, sPad, k, lambda, lse, dOut, dq, partK, partV, reversed);
+            Run(job.Units, threads, job.Worker);
+            for (int p = 1; p < parts; p++)
             {
-                AddInto(dk.P, (float*)privateK[w], dkSize);
-                AddInto(dv.P, (float*)privateV[w], dvSize);
+                AddInto(dk.P, (float*)partK[p], dkSize);
+                AddInto(dv.P, (float*)partV[p], dvSize);
             }
             return job.LambdaGrad;
         }
@@ -175,37 +197,48 @@ internal static unsafe class BlockedAttentionCore<TV> where TV : struct, ISimd<T
         {
             NativeMemory.AlignedFree(kt);
             NativeMemory.AlignedFree(vt);
-            for (int w = 1; w < workers; w++)
+            for (int p = 1; p < parts; p++)
             {
-                if (privateK[w] != 0) NativeMemory.AlignedFree((void*)privateK[w]);
-                if (privateV[w] != 0) NativeMemory.AlignedFree((void*)privateV[w]);
+                if (partK[p] != 0) NativeMemory.AlignedFree((void*)partK[p]);
+                if (partV[p] != 0) NativeMemory.AlignedFree((void*)partV[p]);
             }
         }
     }
 
     private sealed class BackwardJob(AttentionGeometry g, Strided q, float* kt, float* vt, int sPad, Strided k, float lambda,
-        float* lse, Strided dOut, Strided dq, nint[] privateK, nint[] privateV, int blocks)
+        float* lse, Strided dOut, Strided dq, nint[] partK, nint[] partV, bool reversed)
     {
+        private readonly int blocks = (g.QueryLen + BlockRows - 1) / BlockRows;
+        private readonly int parts = partK.Length;
+        private readonly double[] lambdaGrads = new double[g.Batch * g.KvGroups * partK.Length];
         private int next = -1;
-        private int nextWorker = -1;
-        private readonly double[] lambdaGrads = new double[privateK.Length];
 
-        public int Items => g.Batch * g.Heads * blocks;
-        public double LambdaGrad => lambdaGrads.Sum();
+        /// <summary>(batch, KV group, part) triples, part fastest.</summary>
+        public int Units => lambdaGrads.Length;
+
+        /// <summary>Σ of the units' dλ in unit order.</summary>
+        public double LambdaGrad
+        {
+            get
+            {
+                double sum = 0;
+                foreach (double x in lambdaGrads) sum += x;
+                return sum;
+            }
+        }
 
         public void Worker(int _)
         {
-            int w = Interlocked.Increment(ref nextWorker);      // owns privateK[w], privateV[w]
             nint mapStride = (nint)BlockRows * sPad;
             float* scratch = Alloc((g.Maps + 2) * mapStride);   // S/P/dS per map, then D, then dD
-            var dkp = Strided.Contiguous((float*)privateK[w], g.KeyLen, g.KeySubHeads, g.HeadDim);
-            var dvp = Strided.Contiguous((float*)privateV[w], g.KeyLen, g.KvGroups, g.ValueDim);
             try
             {
-                int item;
-                double dl = 0;
-                while ((item = Interlocked.Increment(ref next)) < Items) dl += Block(item, scratch, dkp, dvp);
-                lambdaGrads[w] = dl;
+                int ticket;
+                while ((ticket = Interlocked.Increment(ref next)) < Units)
+                {
+                    int unit = reversed ? Units - 1 - ticket : ticket;
+                    lambdaGrads[unit] = Unit(unit, scratch);
+                }
             }
             finally
             {
@@ -213,9 +246,31 @@ internal static unsafe class BlockedAttentionCore<TV> where TV : struct, ISimd<T
             }
         }
 
-        private double Block(int item, float* scratch, Strided dkp, Strided dvp)
+        /// <summary>
+        /// One unit's items, in a fixed order: the group's (block, head) items are listed longest block first, heads
+        /// within a block in order, and dealt to the parts like cards in a snake (0, 1, …, P−1, P−1, …, 0, 0, 1, …),
+        /// which evens the parts' causal lengths out.
+        /// </summary>
+        private double Unit(int unit, float* scratch)
         {
-            var (b, h, i0, m) = Decode(item, g, blocks);
+            int part = unit % parts, pair = unit / parts;
+            int b = pair / g.KvGroups, kvg = pair % g.KvGroups;
+            var dkp = Strided.Contiguous((float*)partK[part], g.KeyLen, g.KeySubHeads, g.HeadDim);
+            var dvp = Strided.Contiguous((float*)partV[part], g.KeyLen, g.KvGroups, g.ValueDim);
+            int items = g.NRep * blocks;
+            double dl = 0;
+            for (int round = 0; round * parts < items; round++)
+            {
+                int j = round * parts + (round % 2 == 0 ? part : parts - 1 - part);
+                if (j >= items) continue;
+                int blk = blocks - 1 - j / g.NRep, i0 = blk * BlockRows;
+                dl += Block(b, kvg * g.NRep + j % g.NRep, i0, Math.Min(BlockRows, g.QueryLen - i0), scratch, dkp, dvp);
+            }
+            return dl;
+        }
+
+        private double Block(int b, int h, int i0, int m, float* scratch, Strided dkp, Strided dvp)
+        {
             int n = g.Offset + i0 + m;
             int nPad = RoundUp(n, TV.Width);
             int kvg = h / g.NRep, d = g.HeadDim, dvw = g.ValueDim;

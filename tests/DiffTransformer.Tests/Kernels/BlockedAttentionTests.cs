@@ -45,7 +45,7 @@ public sealed class BlockedAttentionTests(ITestOutputHelper log)
     public static TheoryData<int, int, int, int, int, int, int> DifferentialCases() => new()
     {
         // B, T, S, H, Hkv, d, width
-        { 1, 9, 9, 1, 1, 16, 16 },       // one work item: a single worker, no private accumulators
+        { 1, 9, 9, 1, 1, 16, 16 },       // one work item: a single worker, one backward unit without part copies
         { 2, 100, 100, 2, 2, 16, 16 },   // 100 = 2·48 + 4: a short last block
         { 1, 130, 130, 4, 2, 32, 16 },   // GQA, n_rep 2
         { 2, 37, 90, 2, 1, 16, 16 },     // a cached prefix of 53 keys, n_rep 2

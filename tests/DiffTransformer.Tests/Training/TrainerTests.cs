@@ -61,6 +61,40 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void TwoThreadsGiveBitIdenticalRunsWhateverTheKernelsSchedule()
+    {
+        // sequences of 100 tokens: three query blocks of the blocked kernel add into the same keys' gradients
+        string data = Dataset();
+        var options = Options(data, "x") with { Model = Tiny with { MaxSeqLen = 128 }, SeqLen = 100, Steps = 4, EvalInterval = 2, CheckpointInterval = 4 };
+        int threads = TorchSharp.torch.get_num_threads();
+        TorchSharp.torch.set_num_threads(2);
+        try
+        {
+            new Trainer(options with { Out = tmp["t1"] }).Run();
+            new Trainer(options with { Out = tmp["t2"] }).Run();
+            DiffTransformer.Kernels.BlockedAttention.ReversedSchedule = true;   // the other workers take each piece of work
+            new Trainer(options with { Out = tmp["t3"] }).Run();
+        }
+        finally
+        {
+            DiffTransformer.Kernels.BlockedAttention.ReversedSchedule = false;
+            TorchSharp.torch.set_num_threads(threads);
+        }
+        var losses = Losses(tmp["t1"]);
+        log.WriteLine($"losses {string.Join(", ", losses.Select(x => x.ToString("R")))}");
+        byte[] weights = File.ReadAllBytes(Path.Combine(tmp["t1"], "final", "model.safetensors"));
+        foreach (var run in new[] { "t2", "t3" })
+        {
+            var other = Losses(tmp[run]);
+            Assert.True(losses.SequenceEqual(other), $"{run}: the losses differ: {string.Join(", ", other.Select(x => x.ToString("R")))}");
+            Assert.Equal(
+                MetricsLog.Read(Path.Combine(tmp["t1"], "metrics.jsonl")).Where(r => r.Kind == "eval").Select(r => r.ValLoss),
+                MetricsLog.Read(Path.Combine(tmp[run], "metrics.jsonl")).Where(r => r.Kind == "eval").Select(r => r.ValLoss));
+            Assert.True(weights.AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(tmp[run], "final", "model.safetensors"))), $"{run}: the final weights differ");
+        }
+    }
+
+    [Fact]
     public void WithoutDataItTrainsOnTheBuiltinTaskAndReportsRecall()
     {
         var options = new TrainOptions
