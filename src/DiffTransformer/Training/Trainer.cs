@@ -59,7 +59,18 @@ public sealed class Trainer
     /// <summary>Trains (or resumes) the run in <see cref="TrainOptions.Out"/> to <see cref="TrainOptions.Steps"/>, or until <paramref name="cancel"/>.</summary>
     public TrainResult Run(CancellationToken cancel = default)
     {
-        using var plan = PrepareRun();
+        using var runLock = RunLock.Acquire(new RunDirectory(Options.Out).Root);   // before anything in the run is read or changed
+        RunPlan prepared;
+        try
+        {
+            prepared = PrepareRun();
+        }
+        catch
+        {
+            runLock.ReleaseUnused();
+            throw;
+        }
+        using var plan = prepared;
         ClaimRunDirectory(plan);
         using var session = new TrainingSession(plan, log, progress, LossOverride);
         return session.Run(cancel);

@@ -134,6 +134,20 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void ASecondTrainerOnTheSameRunIsRefusedWhileTheFirstHoldsItAndNothingIsWritten()
+    {
+        string data = Dataset();
+        using (RunLock.Acquire(tmp["locked"]))                                   // another trainer, as far as this one can tell
+        {
+            var e = Assert.Throws<IOException>(() => new Trainer(Options(data, "locked")).Run());
+            Assert.StartsWith($"{tmp["locked"]} is in use by another trainer", e.Message);
+            Assert.Equal([Path.Combine(tmp["locked"], RunLock.FileName)], Directory.GetFileSystemEntries(tmp["locked"]));
+        }
+        Assert.Equal(TrainOutcome.Completed, new Trainer(Options(data, "locked")).Run().Outcome);   // released: it runs
+        using (RunLock.Acquire(tmp["locked"])) { }                                // and the finished trainer let go of it
+    }
+
+    [Fact]
     public void AccumulatingMicroBatchesEqualsOneBigBatch()
     {
         string data = Dataset();

@@ -91,6 +91,7 @@ public static class NeedleBuilder
         int length = rng.Next(MinTrainingLength(options), options.ContextLength + 1) - 1;   // tokens after the end-of-text
         if (rng.NextDouble() < options.PlainFraction) return haystack.Window(tokenizer, length, rng);
         if (options.Facts.Count > 0 && rng.NextDouble() < options.FactFraction) return FactDocument(options, haystack, tokenizer, rng, length);
+        if (options.DenseFraction > 0 && rng.NextDouble() < options.DenseFraction) return DenseDocument(options, haystack, tokenizer, rng);
         for (int needles = rng.Next(1, options.MaxNeedles + 1); ; needles--)
         {
             var keys = DrawKeys(rng, options.Keys, needles);
@@ -126,6 +127,28 @@ public static class NeedleBuilder
             if (doc is not null) return doc;
         }
         return haystack.Window(tokenizer, length, rng);
+    }
+
+    /// <summary>
+    /// A dense needle document: 1 to MaxNeedles needles in a haystack window of 4–16 tokens, then every needle asked in
+    /// random order, each followed by its answer; fewer needles when they do not fit the context.
+    /// </summary>
+    public static int[] DenseDocument(NeedleTaskOptions options, Haystack haystack, ITokenizer tokenizer, Random rng)
+    {
+        int h = rng.Next(4, 17);
+        for (int needles = rng.Next(1, options.MaxNeedles + 1); needles >= 1; needles--)
+        {
+            var keys = DrawKeys(rng, options.Keys, needles);
+            var values = DrawValues(rng, needles, options.ValueDigits);
+            var qa = new List<int>();
+            foreach (int i in Enumerable.Range(0, needles).OrderBy(_ => rng.Next()))
+                qa.AddRange([.. options.Template.EncodeQuestion(tokenizer, keys[i]), .. options.Template.EncodeAnswer(tokenizer, values[i])]);
+            int needleTokens = keys.Select((k, i) => options.Template.EncodeNeedle(tokenizer, k, values[i]).Tokens.Length).Sum();
+            if (h + needleTokens + qa.Count > options.ContextLength - 1) continue;
+            var doc = Compose(options, haystack, tokenizer, rng, h + needleTokens + qa.Count, keys, values, qa);
+            if (doc is not null) return doc;
+        }
+        return haystack.Window(tokenizer, MinTrainingLength(options) - 1, rng);
     }
 
     /// <summary>A <paramref name="digits"/>-digit value other than <paramref name="value"/>.</summary>

@@ -39,6 +39,13 @@ public sealed record NeedleTaskOptions
     /// <summary>Of the documents that ask a fixed fact, the fraction whose context states it with another value.</summary>
     public double OverrideFraction { get; init; } = 0.5;
 
+    /// <summary>
+    /// Fraction of the needle documents that are dense (<see cref="NeedleBuilder.DenseDocument"/>): 1 to MaxNeedles needles
+    /// in 4–16 haystack tokens, every one asked. A warm-up for retrieval that plain needle documents teach slowly; 0 by
+    /// default (docs/results/needle-defaults/).
+    /// </summary>
+    public double DenseFraction { get; init; }
+
     /// <summary>Checks ranges; messages name the field and value.</summary>
     public NeedleTaskOptions Validate()
     {
@@ -51,6 +58,7 @@ public sealed record NeedleTaskOptions
         if (MaxQuestions < 1) throw new ArgumentException($"max_questions must be at least 1, got {MaxQuestions}");
         if (ContextLength < 16) throw new ArgumentException($"context_length must be at least 16, got {ContextLength}");
         if (PlainFraction is < 0 or >= 1) throw new ArgumentException($"plain_fraction must be in [0, 1), got {PlainFraction}");
+        if (DenseFraction is < 0 or > 1) throw new ArgumentException($"dense_fraction must be in [0, 1], got {DenseFraction}");
         if (FactFraction is < 0 or > 1) throw new ArgumentException($"fact_fraction must be in [0, 1], got {FactFraction}");
         if (OverrideFraction is < 0 or > 1) throw new ArgumentException($"override_fraction must be in [0, 1], got {OverrideFraction}");
         foreach (var f in Facts)
