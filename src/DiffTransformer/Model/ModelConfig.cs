@@ -156,10 +156,40 @@ public sealed record ModelConfig
         }
     }
 
+    /// <summary>Fields a config file may leave out: the nullable ones, whose absence means their default rule.</summary>
+    public static IReadOnlyList<string> OptionalFields { get; } = ["num_kv_heads", "ffn_dim", "embed_init_std"];
+
+    /// <summary>
+    /// Reads a config file. Unlike <see cref="FromJson"/> (which fills gaps with defaults, for overrides and embedded
+    /// copies), a file must name every field but <see cref="OptionalFields"/>: a missing max_seq_len silently becoming
+    /// 256 would disagree with the weights it describes. The message names the file and every missing field.
+    /// </summary>
     public static ModelConfig Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"config file not found: {path}", path);
-        return FromJson(File.ReadAllText(path), path);
+        string json = File.ReadAllText(path);
+        var config = FromJson(json, path);
+        var given = System.Text.Json.Nodes.JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip })!.AsObject();
+        var required = System.Text.Json.Nodes.JsonNode.Parse(new ModelConfig().ToJson())!.AsObject().Select(p => p.Key).Except(OptionalFields);
+        var missing = required.Where(k => !given.ContainsKey(k)).ToList();
+        if (missing.Count > 0)
+            throw new ConfigException($"{path}: missing {string.Join(", ", missing)}; a config file names every field (`difft info --preset tiny --json` prints a complete one)");
+        return config;
+    }
+
+    /// <summary>
+    /// Refuses a model whose parameters alone (float32) exceed <paramref name="availableBytes"/>, naming the figure, before
+    /// anything is allocated (an allocation that large would fail inside libtorch).
+    /// </summary>
+    public void CheckFits(long availableBytes)
+    {
+        double e = EmbedDim, v = VocabSize, f = FfnHidden;
+        double perLayer = 4 * e * e + 3 * e * f + 4 * e + 6 * HeadDim;   // attention (an upper bound under GQA), SwiGLU, norms, λ and subln
+        double parameters = v * e * (TieEmbeddings ? 1 : 2) + NumLayers * perLayer + e;
+        double bytes = 4 * parameters;
+        if (bytes > availableBytes)
+            throw new ConfigException($"the model needs {bytes / (1L << 30):N1} GiB for its {parameters:N0} parameters alone (vocab_size {VocabSize}, embed_dim {EmbedDim}, " +
+                                      $"num_layers {NumLayers}, ffn {FfnHidden}), more than the {availableBytes / (double)(1L << 30):N1} GiB of memory available");
     }
 
     public void Save(string path) => Json.Write(path, this);

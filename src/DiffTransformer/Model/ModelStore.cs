@@ -85,7 +85,8 @@ public static class ModelStore
         var model = new LanguageModel(config);
         try
         {
-            ModuleWeights.Load(model, weights, strict: true);
+            ModuleWeights.Load(model, weights, strict: true);                       // shapes and keys first: its messages name the key
+            CheckAgainstWeights(config, Path.Combine(dir, ConfigFile), weights);    // then what shapes do not show (max_seq_len, rope_theta, …)
             return model;
         }
         catch
@@ -93,6 +94,26 @@ public static class ModelStore
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The configuration the weights file records (its metadata's "config", written by <see cref="Save"/>) must equal
+    /// config.json: a hand-edited or swapped config.json would otherwise build a different model around the weights
+    /// (a changed max_seq_len or rope_theta loads without a shape error). Files without the record are not checked.
+    /// </summary>
+    public static void CheckAgainstWeights(ModelConfig config, string configPath, string weightsPath)
+    {
+        if (!File.Exists(weightsPath)) return;                                    // the strict loader names the missing file
+        string? recorded;
+        using (var f = SafeTensorsFile.Open(weightsPath)) recorded = f.Metadata.GetValueOrDefault("config");
+        if (recorded is null) return;
+        var inWeights = ModelConfig.FromJson(recorded, weightsPath + " (metadata)");
+        if (inWeights == config) return;
+        var a = System.Text.Json.Nodes.JsonNode.Parse(config.ToJson())!.AsObject();
+        var b = System.Text.Json.Nodes.JsonNode.Parse(inWeights.ToJson())!.AsObject();
+        var diffs = a.Where(p => (p.Value?.ToJsonString() ?? "null") != (b[p.Key]?.ToJsonString() ?? "null"))
+                     .Select(p => $"{p.Key} {p.Value?.ToJsonString() ?? "null"} (weights: {b[p.Key]?.ToJsonString() ?? "null"})");
+        throw new ConfigException($"{configPath} disagrees with the configuration recorded in {weightsPath}: {string.Join("; ", diffs)}");
     }
 
     private static (string Dir, string Weights) Resolve(string path)

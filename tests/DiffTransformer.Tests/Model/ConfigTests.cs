@@ -194,4 +194,50 @@ public sealed class ConfigTests(ITestOutputHelper log)
         Assert.Equal(0.1, p["layers.3.attn.lambda_q1"].std().item<float>(), 1);
         Assert.Equal(1f, p["layers.0.attn.subln.weight"].min().item<float>());
     }
+
+    [Fact]
+    public void SizesThatCannotBeAllocatedAreRefusedWithTheFigureAndAHugeContextAllocatesNothing()
+    {
+        var huge = new ModelConfig { VocabSize = 2_000_000, EmbedDim = 8192, NumLayers = 4, NumHeads = 64 };
+        var e = Assert.Throws<ConfigException>(() => huge.CheckFits(24L << 30));
+        Assert.StartsWith("the model needs 1", e.Message);
+        Assert.Contains("more than the 24.0 GiB of memory available", e.Message);
+        huge.CheckFits(1L << 42);                                                          // fits a 4 TiB machine
+        var tinyLong = new ModelConfig { VocabSize = 257, EmbedDim = 32, NumLayers = 1, NumHeads = 2, MaxSeqLen = 1_000_000_000 };
+        using var model = new LanguageModel(tinyLong);                                     // no table of 1e9 rows up front
+        using var x = randint(0, 257, [1, 16]);
+        using var y = model.Forward(x);
+        Assert.Equal([1L, 16, 257], y.shape);
+    }
+
+    [Fact]
+    public void AConfigFileNamesEveryFieldAndMustAgreeWithTheWeights()
+    {
+        string dir = Directory.CreateTempSubdirectory("difft-config-").FullName;
+        try
+        {
+            var c = new ModelConfig { VocabSize = 257, EmbedDim = 32, NumLayers = 1, NumHeads = 2, MaxSeqLen = 512 };
+            manual_seed(1);
+            using (var m = new LanguageModel(c)) ModelStore.Save(m, dir, "byte");
+            string path = Path.Combine(dir, "config.json");
+            var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+            node.Remove("max_seq_len");
+            node.Remove("num_kv_heads");                                                   // optional: null means MHA
+            File.WriteAllText(path, node.ToJsonString());
+            var e = Assert.Throws<ConfigException>(() => ModelStore.Load(dir));
+            Assert.Equal($"{path}: missing max_seq_len; a config file names every field (`difft info --preset tiny --json` prints a complete one)", e.Message);
+            node["max_seq_len"] = 256;
+            File.WriteAllText(path, node.ToJsonString());
+            e = Assert.Throws<ConfigException>(() => ModelStore.Load(dir));
+            Assert.Equal($"{path} disagrees with the configuration recorded in {Path.Combine(dir, "model.safetensors")}: max_seq_len 256 (weights: 512)", e.Message);
+            node["max_seq_len"] = 512;
+            File.WriteAllText(path, node.ToJsonString());
+            using var back = ModelStore.Load(dir);
+            Assert.Equal(c, back.Config);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

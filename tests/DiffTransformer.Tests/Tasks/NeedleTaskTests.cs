@@ -77,6 +77,23 @@ public sealed class NeedleTaskTests : IDisposable
     }
 
     [Fact]
+    public void DenseDocumentsAskEveryNeedleInLittleHaystack()
+    {
+        var options = new NeedleTaskOptions { ContextLength = 512, DenseFraction = 1, PlainFraction = 0 };
+        var hay = Haystack.Generated(4);
+        for (int i = 0; i < 50; i++)
+        {
+            string text = Bytes.Decode(NeedleBuilder.TrainingDocument(options, hay, Bytes, NeedleDataset.DocumentRandom(3, i)));
+            string context = text[..text.IndexOf('\n')];
+            var stated = System.Text.RegularExpressions.Regex.Matches(context, @"The magic number of (\w+) is (\d+)\.").Select(m => (m.Groups[1].Value, m.Groups[2].Value)).ToList();
+            var asked = System.Text.RegularExpressions.Regex.Matches(text, @"\nWhat is the magic number of (\w+)\? The magic number of \1 is (\d+)\.").Select(m => (m.Groups[1].Value, m.Groups[2].Value)).ToList();
+            Assert.NotEmpty(stated);
+            Assert.Equal(stated.OrderBy(x => x), asked.OrderBy(x => x));                 // every needle asked, each answered with its value
+            Assert.InRange(context.Length - stated.Sum(x => $" The magic number of {x.Item1} is {x.Item2}.".Length), 4, 16);
+        }
+    }
+
+    [Fact]
     public void DatasetIsWrittenWithItsTaskFileAndReadBack()
     {
         dir.WriteText("corpus/a.txt", string.Join(" ", Enumerable.Repeat("It was the best of times, it was the worst of times.", 200)));
