@@ -15,6 +15,9 @@ public static class Checkpoint
     public const string OptimizerFile = "optimizer.safetensors";
     public const string RngFile = "rng.safetensors";
 
+    /// <summary>SHA-256 of every other file of the checkpoint, written last: a checkpoint is trusted only when they match.</summary>
+    public const string ChecksumFile = "checksums.json";
+
     /// <summary>A checkpoint being written is a hidden <c>.incomplete-step_…</c> sibling until it is complete.</summary>
     private const string IncompletePurpose = "incomplete";
 
@@ -33,6 +36,7 @@ public static class Checkpoint
             SafeTensorsFile.Save(Path.Combine(tmp, RngFile), [new("torch_rng_state", rng)]);
         Json.Write(Path.Combine(tmp, StateFile), state);
         AfterFileWritten?.Invoke(StateFile);
+        Json.Write(Path.Combine(tmp, ChecksumFile), Checksums(tmp));
 
         AtomicDirectory.MoveIntoPlace(tmp, final); // replaces a checkpoint of the same step (e.g. interrupted right after one)
         AtomicFile.WriteAllText(run.LatestPointer, Path.GetFileName(final) + "\n");
@@ -42,6 +46,80 @@ public static class Checkpoint
         foreach (var old in all.Take(Math.Max(0, all.Count - keep)))
             if (!string.Equals(old, final, StringComparison.Ordinal)) Directory.Delete(old, recursive: true);
         return final;
+    }
+
+    /// <summary>The SHA-256 (hex) of every file in <paramref name="dir"/> but the checksum file, by name, in name order.</summary>
+    public static SortedDictionary<string, string> Checksums(string dir)
+    {
+        var sums = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var f in Directory.GetFiles(dir).Where(f => Path.GetFileName(f) != ChecksumFile))
+        {
+            using var stream = File.OpenRead(f);
+            sums[Path.GetFileName(f)] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
+        }
+        return sums;
+    }
+
+    /// <summary>
+    /// Why the checkpoint in <paramref name="dir"/> cannot be trusted (a file missing, added or changed since it was
+    /// written, or no checksums), or null when every file matches its recorded SHA-256.
+    /// </summary>
+    public static string? Damage(string dir)
+    {
+        string path = Path.Combine(dir, ChecksumFile);
+        if (!File.Exists(path)) return $"it has no {ChecksumFile}";
+        SortedDictionary<string, string>? recorded;
+        try
+        {
+            recorded = Json.Read<SortedDictionary<string, string>>(path);
+        }
+        catch (InvalidDataException e)
+        {
+            return e.Message;
+        }
+        if (recorded is null) return $"{ChecksumFile} is empty";
+        var actual = Checksums(dir);
+        foreach (var (name, sum) in recorded)
+        {
+            if (!actual.TryGetValue(name, out var now)) return $"{name} is missing";
+            if (now != sum) return $"{name} does not match its checksum (damaged or truncated)";
+        }
+        var extra = actual.Keys.Except(recorded.Keys).ToList();
+        return extra.Count > 0 ? $"{extra[0]} was not part of it" : null;
+    }
+
+    /// <summary>
+    /// The checkpoint to resume from: the one checkpoints/latest names if it is intact, else the newest intact one;
+    /// each damaged one passed over is reported through <paramref name="warn"/> with the reason. Null when there is none
+    /// (the message of <paramref name="none"/> then says what was found).
+    /// </summary>
+    public static string? NewestIntact(RunDirectory run, Action<string> warn, out string none)
+    {
+        none = "";
+        var candidates = run.Checkpoints().Reverse().ToList();
+        string? named = null;
+        if (File.Exists(run.LatestPointer))
+        {
+            named = Path.Combine(run.CheckpointsDir, File.ReadAllText(run.LatestPointer).Trim());
+            if (candidates.Remove(named)) candidates.Insert(0, named);
+            else warn($"{run.LatestPointer} names {Path.GetFileName(named)}, which does not exist");
+        }
+        var damaged = new List<string>();
+        foreach (var dir in candidates)
+        {
+            if (!File.Exists(Path.Combine(dir, ChecksumFile)))
+            {
+                warn($"checkpoint {dir} has no {ChecksumFile} (written before checkpoints had checksums): resuming from it unverified");
+                return dir;
+            }
+            string? why = Damage(dir);
+            if (why is null) return dir;
+            damaged.Add($"{Path.GetFileName(dir)} ({why})");
+            warn($"checkpoint {dir} is not intact: {why}; trying an earlier one");
+        }
+        none = candidates.Count == 0 ? $"{run.Root} has no checkpoint to resume from"
+                                     : $"{run.Root} has no intact checkpoint to resume from: {string.Join(", ", damaged)}";
+        return null;
     }
 
     /// <summary>Removes leftovers of checkpoints whose writing was interrupted.</summary>

@@ -38,7 +38,7 @@ public static class Comparison
                 results[arch] = done;
                 continue;
             }
-            bool resume = run.Latest() is not null;
+            bool resume = run.Checkpoints().Count > 0;
             log(resume ? $"{label}: resuming {run.Root}" : $"{label}: training into {run.Root}");
             var trainer = new Trainer(sub, m => log($"[{ArchName(arch)}] {m}"), progressFor?.Invoke(arch)) { Resume = resume, Force = !resume };
             var r = trainer.Run(cancel);

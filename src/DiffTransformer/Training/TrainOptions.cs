@@ -147,7 +147,21 @@ public sealed record TrainOptions
     /// <summary>Writes run.json atomically.</summary>
     public void Save(string path) => Json.Write(path, this, Json.Escaped);
 
-    /// <summary>Parses run.json; an unknown field is refused, naming it and <paramref name="source"/>.</summary>
-    public static TrainOptions FromJson(string json, string source) =>
-        Json.Parse<TrainOptions>(json, source) ?? throw new InvalidDataException($"{source}: empty");
+    /// <summary>Fields run.json may lack: those added after runs were first saved (their defaults are what those runs did).</summary>
+    public static IReadOnlyList<string> OptionalFields { get; } = ["task", "haystack", "haystack_field", "kernel", "vocab_from_data", "tokens_per_step", "schedule"];
+
+    /// <summary>
+    /// Parses run.json: an unknown field is refused, and so is a missing one (but <see cref="OptionalFields"/>) — a run.json
+    /// replaced by <c>{}</c> must not resume as "all defaults"; messages name <paramref name="source"/> and the fields.
+    /// </summary>
+    public static TrainOptions FromJson(string json, string source)
+    {
+        var options = Json.Parse<TrainOptions>(json, source) ?? throw new InvalidDataException($"{source}: empty");
+        var given = System.Text.Json.Nodes.JsonNode.Parse(json, documentOptions: new System.Text.Json.JsonDocumentOptions
+            { AllowTrailingCommas = true, CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!.AsObject();
+        var missing = System.Text.Json.Nodes.JsonNode.Parse(new TrainOptions().ToJson())!.AsObject().Select(p => p.Key)
+            .Except(OptionalFields).Where(k => !given.ContainsKey(k)).ToList();
+        if (missing.Count > 0) throw new InvalidDataException($"{source}: missing {string.Join(", ", missing)} (a damaged run.json; the run cannot resume without them)");
+        return options;
+    }
 }

@@ -95,7 +95,7 @@ public sealed class Trainer
         if (Resume)
         {
             saved = LoadRunOptions(run.Root);
-            resumeDir = run.Latest() ?? throw new InvalidDataException($"{run.Root} has no complete checkpoint to resume from");
+            resumeDir = Checkpoint.NewestIntact(run, m => log("warning: " + m), out string none) ?? throw new InvalidDataException(none);
             resumeFrom = Checkpoint.LoadState(resumeDir);
             // everything but the model (resolved against the data below) before the data: a resume with another task must
             // not regenerate the run's data/ folder first

@@ -186,6 +186,40 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void ADamagedCheckpointIsPassedOverForTheNewestIntactOneNamingIt()
+    {
+        string data = Dataset();
+        new Trainer(Options(data, "dmg")).Run();                                   // checkpoints at steps 4 and 6
+        string latest = Path.Combine(tmp["dmg"], "checkpoints", "step_0000006");
+        Assert.True(File.Exists(Path.Combine(latest, Checkpoint.ChecksumFile)));
+        Assert.Null(Checkpoint.Damage(latest));
+        string weights = Path.Combine(latest, ModelStore.WeightsFile);
+        var bytes = File.ReadAllBytes(weights);
+        for (int i = bytes.Length - 64; i < bytes.Length; i++) bytes[i] ^= 0x5A;   // flipped bytes in the tensor data
+        File.WriteAllBytes(weights, bytes);
+        Assert.Equal("model.safetensors does not match its checksum (damaged or truncated)", Checkpoint.Damage(latest));
+        var lines = new List<string>();
+        var r = new Trainer(Options(data, "dmg", steps: 8), lines.Add) { Resume = true }.Run();
+        Assert.Equal(TrainOutcome.Completed, r.Outcome);
+        Assert.Contains(lines, l => l == $"warning: checkpoint {latest} is not intact: model.safetensors does not match its checksum (damaged or truncated); trying an earlier one");
+        Assert.Contains(lines, l => l.Contains("step 4", StringComparison.Ordinal) || l.Contains("step_0000004", StringComparison.Ordinal));
+
+        new Trainer(Options(data, "nolatest")).Run();
+        File.Delete(new RunDirectory(tmp["nolatest"]).LatestPointer);                // the pointer gone, two complete checkpoints left
+        Assert.Equal(8, new Trainer(Options(data, "nolatest", steps: 8)) { Resume = true }.Run().Step);
+
+        new Trainer(Options(data, "alldmg")).Run();
+        foreach (var c in new RunDirectory(tmp["alldmg"]).Checkpoints()) File.WriteAllText(Path.Combine(c, Checkpoint.StateFile), "{}");
+        var e = Assert.Throws<InvalidDataException>(() => new Trainer(Options(data, "alldmg", steps: 8)) { Resume = true }.Run());
+        Assert.Equal($"{tmp["alldmg"]} has no intact checkpoint to resume from: step_0000006 (state.json does not match its checksum (damaged or truncated)), " +
+                     "step_0000004 (state.json does not match its checksum (damaged or truncated))", e.Message);
+
+        File.WriteAllText(new RunDirectory(tmp["alldmg"]).OptionsFile, "{}");
+        var e2 = Assert.Throws<InvalidDataException>(() => Trainer.LoadRunOptions(tmp["alldmg"]));
+        Assert.StartsWith($"{new RunDirectory(tmp["alldmg"]).OptionsFile}: missing data, out, model, batch_size, seq_len", e2.Message);
+    }
+
+    [Fact]
     public void AResumeMaySwitchTheKernelSinceTheyComputeTheSameFunction()
     {
         var saved = Options(Dataset(), "kernel") with { Kernel = DiffTransformer.Model.AttentionKernel.Blocked };
