@@ -354,6 +354,9 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
         var e4 = Assert.Throws<InvalidDataException>(() => new Trainer(Options(corrupt, "r4")).Run());
         Assert.Contains(shard, e4.Message);
         Assert.False(Directory.Exists(tmp["r4"]));
+        var huge = new TrainOptions { Out = tmp["r5"], Model = Tiny with { VocabSize = 2_000_000_000, EmbedDim = 8192, NumHeads = 64 } };
+        Assert.Contains("for its", Assert.Throws<ConfigException>(() => new Trainer(huge).Run()).Message);   // refused with the figure…
+        Assert.False(Directory.Exists(tmp["r5"]));                                                             // …before the run is touched
 
         // an existing run is not overwritten without --force
         new Trainer(Options(data, "r5") with { Steps = 2 }).Run();
