@@ -26,6 +26,13 @@ public sealed class BenchTests
     }
 
     [Fact]
+    public void DecodeAtContextsShorterThanTheWarmUp()
+    {
+        string s = Report("decode", "--contexts", "16", "--tokens", "2", "--recompute", "16", "--recompute-tokens", "1", "--repeats", "1");
+        Assert.Contains("| cached | 16 | 2 |", s);
+    }
+
+    [Fact]
     public void Attention()
     {
         string s = Report("attention", "--embed-dim", "32", "--heads", "1", "--seq-lens", "16", "--kernels", "fused,blocked", "--repeats", "1");
