@@ -67,4 +67,16 @@ public static class Json
     /// <summary>Reads the file <paramref name="path"/> as <see cref="Parse"/> does, naming it in errors; a file holding null is refused as empty.</summary>
     public static T Read<T>(string path) where T : class =>
         Parse<T>(File.ReadAllText(path), path) ?? throw new InvalidDataException($"{path}: empty");
+
+    /// <summary>
+    /// The members <paramref name="defaults"/> serialises to that the JSON object <paramref name="json"/> leaves out, but
+    /// <paramref name="optional"/>, in declaration order: for files that must name every field, where filling a gap with
+    /// a default would change what they describe. <paramref name="json"/> is read with <see cref="Options"/>' leniency
+    /// (trailing commas, comments) and must be an object.
+    /// </summary>
+    public static List<string> MissingMembers<T>(string json, T defaults, IEnumerable<string> optional)
+    {
+        var given = System.Text.Json.Nodes.JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip })!.AsObject();
+        return System.Text.Json.Nodes.JsonNode.Parse(Serialize(defaults, Options))!.AsObject().Select(p => p.Key).Except(optional).Where(k => !given.ContainsKey(k)).ToList();
+    }
 }

@@ -169,9 +169,7 @@ public sealed record ModelConfig
         if (!File.Exists(path)) throw new FileNotFoundException($"config file not found: {path}", path);
         string json = File.ReadAllText(path);
         var config = FromJson(json, path);
-        var given = System.Text.Json.Nodes.JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip })!.AsObject();
-        var required = System.Text.Json.Nodes.JsonNode.Parse(new ModelConfig().ToJson())!.AsObject().Select(p => p.Key).Except(OptionalFields);
-        var missing = required.Where(k => !given.ContainsKey(k)).ToList();
+        var missing = Json.MissingMembers(json, new ModelConfig(), OptionalFields);
         if (missing.Count > 0)
             throw new ConfigException($"{path}: missing {string.Join(", ", missing)}; a config file names every field (`difft info --preset tiny --json` prints a complete one)");
         return config;

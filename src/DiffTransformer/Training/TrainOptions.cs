@@ -158,10 +158,7 @@ public sealed record TrainOptions
     public static TrainOptions FromJson(string json, string source)
     {
         var options = Json.Parse<TrainOptions>(json, source) ?? throw new InvalidDataException($"{source}: empty");
-        var given = System.Text.Json.Nodes.JsonNode.Parse(json, documentOptions: new System.Text.Json.JsonDocumentOptions
-            { AllowTrailingCommas = true, CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!.AsObject();
-        var missing = System.Text.Json.Nodes.JsonNode.Parse(new TrainOptions().ToJson())!.AsObject().Select(p => p.Key)
-            .Except(OptionalFields).Where(k => !given.ContainsKey(k)).ToList();
+        var missing = Json.MissingMembers(json, new TrainOptions(), OptionalFields);
         if (missing.Count > 0) throw new InvalidDataException($"{source}: missing {string.Join(", ", missing)} (a damaged run.json; the run cannot resume without them)");
         return options;
     }

@@ -98,8 +98,7 @@ public static class NeedleBuilder
             var values = DrawValues(rng, needles, options.ValueDigits);
             int asked = rng.Next(1, Math.Min(needles, options.MaxQuestions) + 1);
             var qa = new List<int>();
-            foreach (int i in Enumerable.Range(0, needles).OrderBy(_ => rng.Next()).Take(asked))
-                qa.AddRange([.. options.Template.EncodeQuestion(tokenizer, keys[i]), .. options.Template.EncodeAnswer(tokenizer, values[i])]);
+            foreach (int i in Enumerable.Range(0, needles).OrderBy(_ => rng.Next()).Take(asked)) qa.AddRange(QuestionAndAnswer(options, tokenizer, keys[i], values[i]));
             var doc = Compose(options, haystack, tokenizer, rng, length, keys, values, qa);
             if (doc is not null) return doc;
             if (needles == 1) return haystack.Window(tokenizer, length, rng);     // not even one fits: a plain document
@@ -116,7 +115,7 @@ public static class NeedleBuilder
         var fact = options.Facts[rng.Next(options.Facts.Count)];
         bool stated = rng.NextDouble() < options.OverrideFraction;
         string answer = stated ? OtherValue(rng, options.ValueDigits, fact.Value) : fact.Value;
-        var qa = new List<int>([.. options.Template.EncodeQuestion(tokenizer, fact.Key), .. options.Template.EncodeAnswer(tokenizer, answer)]);
+        var qa = QuestionAndAnswer(options, tokenizer, fact.Key, answer);
         for (int others = rng.Next(0, options.MaxNeedles); others >= 0; others--)
         {
             var keys = DrawKeys(rng, options.Keys, others).ToList();
@@ -141,15 +140,22 @@ public static class NeedleBuilder
             var keys = DrawKeys(rng, options.Keys, needles);
             var values = DrawValues(rng, needles, options.ValueDigits);
             var qa = new List<int>();
-            foreach (int i in Enumerable.Range(0, needles).OrderBy(_ => rng.Next()))
-                qa.AddRange([.. options.Template.EncodeQuestion(tokenizer, keys[i]), .. options.Template.EncodeAnswer(tokenizer, values[i])]);
-            int needleTokens = keys.Select((k, i) => options.Template.EncodeNeedle(tokenizer, k, values[i]).Tokens.Length).Sum();
-            if (h + needleTokens + qa.Count > options.ContextLength - 1) continue;
-            var doc = Compose(options, haystack, tokenizer, rng, h + needleTokens + qa.Count, keys, values, qa);
+            foreach (int i in Enumerable.Range(0, needles).OrderBy(_ => rng.Next())) qa.AddRange(QuestionAndAnswer(options, tokenizer, keys[i], values[i]));
+            int length = h + NeedleTokens(options.Template, tokenizer, keys, values) + qa.Count;
+            if (length > options.ContextLength - 1) continue;
+            var doc = Compose(options, haystack, tokenizer, rng, length, keys, values, qa);
             if (doc is not null) return doc;
         }
         return haystack.Window(tokenizer, MinTrainingLength(options) - 1, rng);
     }
+
+    /// <summary>A question and its answer, as training documents end: the question's tokens, then " {value}.".</summary>
+    private static List<int> QuestionAndAnswer(NeedleTaskOptions options, ITokenizer tokenizer, string key, string value) =>
+        [.. options.Template.EncodeQuestion(tokenizer, key), .. options.Template.EncodeAnswer(tokenizer, value)];
+
+    /// <summary>Tokens the needles of <paramref name="keys"/> and <paramref name="values"/> take in a context.</summary>
+    private static int NeedleTokens(NeedleTemplate template, ITokenizer tokenizer, IReadOnlyList<string> keys, IReadOnlyList<string> values) =>
+        keys.Select((k, i) => template.EncodeNeedle(tokenizer, k, values[i]).Tokens.Length).Sum();
 
     /// <summary>A <paramref name="digits"/>-digit value other than <paramref name="value"/>.</summary>
     public static string OtherValue(Random rng, int digits, string value)
@@ -169,8 +175,7 @@ public static class NeedleBuilder
     private static int[]? Compose(NeedleTaskOptions options, Haystack haystack, ITokenizer tokenizer, Random rng, int length,
         string[] keys, string[] values, List<int> qa)
     {
-        int needleTokens = keys.Select((k, i) => options.Template.EncodeNeedle(tokenizer, k, values[i]).Tokens.Length).Sum();
-        int h = length - needleTokens - qa.Count;
+        int h = length - NeedleTokens(options.Template, tokenizer, keys, values) - qa.Count;
         if (h < 4) return null;
         var doc = Build(tokenizer, options.Template, haystack.Window(tokenizer, h, rng),
                         keys.Select((k, i) => (k, values[i], rng.NextDouble())).ToList());
@@ -194,8 +199,7 @@ public static class NeedleBuilder
             var rng = NeedleDataset.DocumentRandom(seed, s);
             var keys = DrawKeys(rng, task.Keys, needles);
             var values = DrawValues(rng, needles, task.ValueDigits);
-            int needleTokens = keys.Select((k, i) => task.Template.EncodeNeedle(tokenizer, k, values[i]).Tokens.Length).Sum();
-            int h = length - answerRoom - questionRoom - 1 - needleTokens;
+            int h = length - answerRoom - questionRoom - 1 - NeedleTokens(task.Template, tokenizer, keys, values);
             if (h < 8) return [];
             var placements = keys.Select((k, i) => (k, values[i], i < asked && depth >= 0 ? depth : rng.NextDouble())).ToList();
             var doc = Build(tokenizer, task.Template, haystack.Window(tokenizer, h, rng), placements);
@@ -230,26 +234,18 @@ public static class NeedleBuilder
             var keys = DrawKeys(rng, task.Keys, distractors + (probe == FactProbe.OpenBook ? 1 : 0)).ToList();
             var values = DrawValues(rng, keys.Count + 1, task.ValueDigits).Where(v => v != fact.Value).Take(keys.Count).ToList();
             if (values.Count < keys.Count) values.Add(OtherValue(rng, task.ValueDigits, fact.Value));
-            string askedKey, contextValue;
-            string? stated = null;
-            if (probe == FactProbe.OpenBook) { askedKey = keys[0]; contextValue = values[0]; }
-            else
+            string askedKey = fact.Key;
+            string? stated = null;                                          // what the context says for the asked key (needle 0)
+            if (probe == FactProbe.OpenBook) (askedKey, stated) = (keys[0], values[0]);
+            else if (probe == FactProbe.Counterfactual)
             {
-                askedKey = fact.Key;
-                contextValue = probe == FactProbe.Counterfactual ? OtherValue(rng, task.ValueDigits, fact.Value) : "";
-                if (probe == FactProbe.Counterfactual)
-                {
-                    while (values.Contains(contextValue)) contextValue = OtherValue(rng, task.ValueDigits, fact.Value);
-                    keys.Insert(0, fact.Key);
-                    values.Insert(0, contextValue);
-                }
+                do stated = OtherValue(rng, task.ValueDigits, fact.Value); while (values.Contains(stated));
+                keys.Insert(0, fact.Key);
+                values.Insert(0, stated);
             }
-            if (probe != FactProbe.ClosedBook) stated = contextValue;
-            int needleTokens = keys.Select((k, i) => task.Template.EncodeNeedle(tokenizer, k, values[i]).Tokens.Length).Sum();
-            int h = length - answerRoom - questionRoom - 1 - needleTokens;
+            int h = length - answerRoom - questionRoom - 1 - NeedleTokens(task.Template, tokenizer, keys, values);
             if (h < 8) return [];
-            bool placed = probe != FactProbe.ClosedBook;
-            var placements = keys.Select((k, i) => (k, values[i], i == 0 && placed && depth >= 0 ? depth : rng.NextDouble())).ToList();
+            var placements = keys.Select((k, i) => (k, values[i], i == 0 && stated is not null && depth >= 0 ? depth : rng.NextDouble())).ToList();
             var doc = Build(tokenizer, task.Template, haystack.Window(tokenizer, h, rng), placements);
             var others = values.Where(v => v != stated).ToList();
             var prompt = new NeedlePrompt(s, doc, [.. doc.Context, .. task.Template.EncodeQuestion(tokenizer, askedKey)], askedKey, stated ?? "",
