@@ -79,6 +79,14 @@ public static class BuiltinTask
     }
 
     /// <summary>
+    /// Where a dataset's training windows start unless told: at document boundaries for the needle and facts tasks, whose
+    /// documents are as long as the training context (a uniform window would cut the needle off most of the answers it
+    /// holds), uniformly for anything else.
+    /// </summary>
+    public static WindowSampling DefaultWindows(string dataDir) =>
+        NeedleDataset.ReadTask(dataDir) is not null ? WindowSampling.Documents : WindowSampling.Uniform;
+
+    /// <summary>
     /// The task score of a generated dataset: needle accuracy for a needle dataset (<see cref="NeedleTaskEvaluator"/>),
     /// recall accuracy on the held-out documents of a recall dataset; null for any other dataset. Refuses, before
     /// any training, a model whose context cannot hold a whole document.

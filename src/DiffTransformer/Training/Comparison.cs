@@ -24,6 +24,7 @@ public static class Comparison
         string data = Path.GetFullPath(options.Data ?? BuiltinTask.EnsureDataset(Path.Combine(root, "data"), log, options.Task, options.Haystack, options.HaystackField, options.SeqLen));
         DatasetMeta meta;
         using (var dataset = TokenDataset.Open(data)) meta = dataset.Meta;
+        options = options.ResolveWindows(data);
         var results = new Dictionary<Architecture, TrainResult>();
         foreach (var arch in new[] { Architecture.Diff, Architecture.Transformer })
         {

@@ -97,6 +97,7 @@ public sealed class Trainer
             saved = LoadRunOptions(run.Root);
             resumeDir = Checkpoint.NewestIntact(run, m => log("warning: " + m), out string none) ?? throw new InvalidDataException(none);
             resumeFrom = Checkpoint.LoadState(resumeDir);
+            if (options.Windows is null) options = options with { Windows = saved.Windows };   // the run's own unless told
             // everything but the model (resolved against the data below) before the data: a resume with another task must
             // not regenerate the run's data/ folder first
             CheckResumeCompatible(saved, options with { Model = saved.Model, VocabFromData = saved.VocabFromData }, run.OptionsFile);
@@ -114,7 +115,7 @@ public sealed class Trainer
             var meta = dataset.Meta;
             if (resumeFrom is not null && resumeFrom.Tokenizer != meta.Tokenizer)
                 throw new InvalidDataException($"the checkpoint {resumeDir} was trained with tokenizer '{resumeFrom.Tokenizer}' but the dataset {dataDir} uses '{meta.Tokenizer}'");
-            var resolved = options.ResolveVocabulary(meta);
+            var resolved = options.ResolveVocabulary(meta).ResolveWindows(dataDir);
             if (resolved.Model.VocabSize != options.Model.VocabSize)
                 log($"vocab_size set to {meta.VocabSize} from the dataset's tokenizer '{meta.Tokenizer}' (was {options.Model.VocabSize})");
             options = resolved;

@@ -74,7 +74,13 @@ internal sealed class TrainingSession : IDisposable
                 (accum > 1 ? $" × {accum} micro-batches" : "") + ")");
 
             schedule = options.MakeSchedule();
-            trainSampler = new TokenBatchSampler(dataset.Train, options.Seed);
+            if (options.Windows == WindowSampling.Documents)
+            {
+                var starts = TokenBatchSampler.DocumentStarts(dataset.Train, meta.EotId, t);
+                trainSampler = new TokenBatchSampler(dataset.Train, options.Seed, starts, t);
+                log($"training windows start at document boundaries ({starts.Length:N0} of them)");
+            }
+            else trainSampler = new TokenBatchSampler(dataset.Train, options.Seed);
             if (options.EvalInterval > 0)
             {
                 if (dataset.Val.Length > t + 1) valSampler = new TokenBatchSampler(dataset.Val, options.Seed);

@@ -107,6 +107,33 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
         Assert.InRange(r.Task["recall_char_acc"], 0, 1);
         var eval = MetricsLog.Read(Path.Combine(tmp["builtin"], "metrics.jsonl")).Single(m => m.Kind == "eval");
         Assert.True(eval.Task!.ContainsKey("recall_acc"));
+        Assert.Equal(WindowSampling.Uniform, Trainer.LoadRunOptions(tmp["builtin"]).Windows);
+    }
+
+    [Fact]
+    public void TheWindowRuleIsResolvedIntoRunJsonKeptOnResumeAndOlderRunsSampledUniformly()
+    {
+        string data = Dataset();
+        var options = Options(data, "win", steps: 4) with { Windows = WindowSampling.Documents };
+        var lines = new List<string>();
+        new Trainer(options, l => { lines.Add(l); log.WriteLine(l); }).Run();
+        Assert.Contains(lines, l => l.Contains("training windows start at document boundaries"));
+        Assert.Equal(WindowSampling.Documents, Trainer.LoadRunOptions(tmp["win"]).Windows);
+        // a resume that does not say keeps the run's rule; one that says otherwise is refused
+        var resumed = new Trainer(options with { Windows = null, Steps = 6 }, log.WriteLine) { Resume = true }.Run();
+        Assert.Equal(6, resumed.Step);
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(options with { Windows = WindowSampling.Uniform, Steps = 8 }) { Resume = true }.Run());
+        Assert.Contains("windows \"uniform\" (saved: \"documents\")", e.Message);
+        // the documents rule draws other windows than the uniform one: the loss curves differ from the first step
+        new Trainer(Options(data, "uni", steps: 4), log.WriteLine).Run();
+        Assert.Equal(WindowSampling.Uniform, Trainer.LoadRunOptions(tmp["uni"]).Windows);   // prepared data: uniform unless told
+        Assert.NotEqual(Losses(tmp["uni"])[0], Losses(tmp["win"])[0]);
+        // run.json of a run from before the rule existed: it sampled uniformly
+        string json = File.ReadAllText(tmp["uni/run.json"]);
+        var node = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        Assert.True(node.Remove("windows"));
+        File.WriteAllText(tmp["uni/run.json"], node.ToJsonString());
+        Assert.Equal(WindowSampling.Uniform, Trainer.LoadRunOptions(tmp["uni"]).Windows);
     }
 
     [Fact]
@@ -125,6 +152,7 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
         Assert.Empty(task.Haystack);                                                     // generated filler
         foreach (var k in new[] { "needle_acc", "needle_unsupported", "fact_faithful", "fact_hallucinated", "fact_memory" }) Assert.InRange(r.Task[k], 0, 1);
         Assert.Equal(BuiltinTaskKind.Facts, Trainer.LoadRunOptions(tmp["facts"]).Task);
+        Assert.Equal(WindowSampling.Documents, Trainer.LoadRunOptions(tmp["facts"]).Windows);   // the needle tasks' default
         string before = File.ReadAllText(tmp["facts/data/needle_task.json"]);
         var e = Assert.Throws<ArgumentException>(() => new Trainer(options with { Task = BuiltinTaskKind.Needle, Steps = 4 }) { Resume = true }.Run());
         Assert.Contains("task \"needle\" (saved: \"facts\")", e.Message);
