@@ -19,7 +19,12 @@ public sealed class RunLock : IDisposable
         this.created = created;
     }
 
-    /// <summary>Takes the lock of <paramref name="runDir"/> (created if needed), or says that another trainer holds it.</summary>
+    /// <summary>
+    /// Takes the lock of <paramref name="runDir"/> (created if needed), or says that another trainer holds it. Only a
+    /// lock conflict is reported so: any other failure to open the lock file (a read-only file system, permissions, a
+    /// broken link) is reported as what it is, with the path, since "wait for the other trainer" would send the user
+    /// after a trainer that does not exist.
+    /// </summary>
     public static RunLock Acquire(string runDir)
     {
         bool created = !Directory.Exists(runDir);
@@ -30,11 +35,25 @@ public sealed class RunLock : IDisposable
             // FileShare.None is an exclusive, non-blocking flock on Unix and a share-mode lock on Windows
             return new RunLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 1), runDir, created);
         }
-        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        catch (IOException e) when (HeldElsewhere(e))
         {
             throw new IOException($"{runDir} is in use by another trainer (it holds the lock {path}); wait for it to end or stop it, or train into another --out", e);
         }
+        // permission denied comes as UnauthorizedAccessException: an IOException here too, which the CLI reports as the
+        // user's to fix; a vanished directory's exceptions name the path already
+        catch (Exception e) when (e is UnauthorizedAccessException || e is IOException and not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new IOException($"cannot open the lock file {path} of {runDir}: {e.Message}", e);
+        }
     }
+
+    /// <summary>
+    /// Whether opening the lock file failed because another handle holds the lock: a sharing or lock violation on Windows,
+    /// EWOULDBLOCK from the non-blocking flock on Unix (.NET puts the errno in HResult: 11 on Linux, 35 on macOS and the BSDs).
+    /// </summary>
+    private static bool HeldElsewhere(IOException e) => OperatingSystem.IsWindows()
+        ? (e.HResult & 0xFFFF) is 32 or 33                                     // ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION
+        : e.HResult == (OperatingSystem.IsLinux() ? 11 : 35);
 
     /// <summary>
     /// Releases the lock of a run that was refused before it wrote anything: when <see cref="Acquire"/> created the

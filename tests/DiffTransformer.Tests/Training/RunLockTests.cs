@@ -1,0 +1,30 @@
+using DiffTransformer.Tests.Data;
+using DiffTransformer.Training;
+
+namespace DiffTransformer.Tests.Training;
+
+/// <summary>The run lock: held by one trainer at a time, and its failures reported as what they are.</summary>
+public sealed class RunLockTests : IDisposable
+{
+    private readonly TempDir tmp = new();
+
+    public void Dispose() => tmp.Dispose();
+
+    [Fact]
+    public void AnIOErrorOtherThanAHeldLockIsReportedAsItselfWithThePath()
+    {
+        if (OperatingSystem.IsWindows()) return;                                  // symbolic links need privileges there
+        string run = tmp["loop"];
+        Directory.CreateDirectory(run);
+        string path = Path.Combine(run, RunLock.FileName);
+        File.CreateSymbolicLink(path, path);                                      // opening it fails with ELOOP, not a lock conflict
+        var e = Assert.ThrowsAny<IOException>(() => RunLock.Acquire(run));
+        Assert.DoesNotContain("in use by another trainer", e.Message);
+        Assert.StartsWith($"cannot open the lock file {path} of {run}: ", e.Message);
+        Assert.Contains("symbolic links", e.Message);
+
+        string free = tmp["free"];
+        using (RunLock.Acquire(free))                                             // a held lock is still reported as one
+            Assert.StartsWith($"{free} is in use by another trainer", Assert.Throws<IOException>(() => RunLock.Acquire(free)).Message);
+    }
+}
