@@ -12,6 +12,9 @@ public sealed class RunLock : IDisposable
     private readonly string dir;
     private readonly bool created;
 
+    /// <summary>Test hook: called just before <see cref="ReleaseUnused"/> deletes the directory it created.</summary>
+    internal static Action<string>? BeforeUnusedDeleted;
+
     private RunLock(FileStream stream, string dir, bool created)
     {
         this.stream = stream;
@@ -57,17 +60,30 @@ public sealed class RunLock : IDisposable
 
     /// <summary>
     /// Releases the lock of a run that was refused before it wrote anything: when <see cref="Acquire"/> created the
-    /// directory and it holds nothing but the lock file, both go, so a refused run leaves no trace.
+    /// directory and it holds nothing but the lock file, both go, so a refused run leaves no trace. On Unix (which
+    /// unlinks an open file) they go while the lock is still held, so no other trainer can take the run in between and
+    /// lose its directory. Windows refuses to delete an open file, so there they go just after the release, which is as
+    /// safe: a trainer that took the lock in the meantime holds the lock file open (its deletion fails), and the directory
+    /// is deleted only if empty.
     /// </summary>
     public void ReleaseUnused()
     {
+        if (!OperatingSystem.IsWindows()) DeleteIfUnused();
         stream.Dispose();
+        if (OperatingSystem.IsWindows()) DeleteIfUnused();
+    }
+
+    private void DeleteIfUnused()
+    {
         if (!created) return;
         try
         {
-            if (Directory.GetFileSystemEntries(dir).All(e => Path.GetFileName(e) == FileName)) Directory.Delete(dir, recursive: true);
+            if (!Directory.Exists(dir) || !Directory.GetFileSystemEntries(dir).All(e => Path.GetFileName(e) == FileName)) return;
+            BeforeUnusedDeleted?.Invoke(dir);
+            File.Delete(Path.Combine(dir, FileName));
+            Directory.Delete(dir);                                               // not recursive: only an empty directory goes
         }
-        catch (IOException) { }                                                  // another trainer got in between: its directory now
+        catch (IOException) { }                                                  // another trainer got in: its directory now
     }
 
     public void Dispose() => stream.Dispose();
