@@ -92,10 +92,11 @@ public sealed class Trainer
         TrainOptions? saved = null;
         TrainerState? resumeFrom = null;
         string? resumeDir = null;
+        var damaged = new HashSet<string>(StringComparer.Ordinal);
         if (Resume)
         {
             saved = LoadRunOptions(run.Root);
-            resumeDir = Checkpoint.NewestIntact(run, m => log("warning: " + m), out string none) ?? throw new InvalidDataException(none);
+            resumeDir = Checkpoint.NewestIntact(run, m => log("warning: " + m), out string none, damaged) ?? throw new InvalidDataException(none);
             resumeFrom = Checkpoint.LoadState(resumeDir);
             // everything but the model (resolved against the data below) before the data: a resume with another task must
             // not regenerate the run's data/ folder first
@@ -122,7 +123,7 @@ public sealed class Trainer
             var task = TaskEvaluator ?? BuiltinTask.Evaluator(dataDir, options.Model.MaxSeqLen);
             if (dataset.Train.Length < options.SeqLen + 1)
                 throw new InvalidDataException($"the train split of {dataDir} has {dataset.Train.Length} tokens, fewer than seq_len + 1 = {options.SeqLen + 1}");
-            return new RunPlan(run, options, dataDir, dataset, task, resumeDir);
+            return new RunPlan(run, options, dataDir, dataset, task, resumeDir, damaged);
         }
         catch
         {

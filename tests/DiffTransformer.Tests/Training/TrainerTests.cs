@@ -220,6 +220,20 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void ADamagedCheckpointPassedOverDoesNotCountTowardTheCheckpointsKept()
+    {
+        string data = Dataset();
+        new Trainer(Options(data, "keep")).Run();                                  // keep 2: checkpoints at steps 4 and 6
+        var run = new RunDirectory(tmp["keep"]);
+        File.WriteAllText(Path.Combine(run.CheckpointDir(6), Checkpoint.StateFile), "{}");   // damaged: the resume starts at 4
+        // checkpoints at 5 and 10 now: were the damaged one counted, the pruning would leave 10 the only intact checkpoint
+        var r = new Trainer(Options(data, "keep", steps: 10) with { CheckpointInterval = 5 }) { Resume = true }.Run();
+        Assert.Equal(10, r.Step);
+        var intact = run.Checkpoints().Where(c => Checkpoint.Damage(c) is null).Select(Path.GetFileName).ToList();
+        Assert.Equal(["step_0000005", "step_0000010"], intact);
+    }
+
+    [Fact]
     public void AResumeMaySwitchTheKernelSinceTheyComputeTheSameFunction()
     {
         var saved = Options(Dataset(), "kernel") with { Kernel = DiffTransformer.Model.AttentionKernel.Blocked };
