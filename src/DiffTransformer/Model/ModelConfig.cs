@@ -200,5 +200,8 @@ public sealed record ModelConfig
                                       $"num_layers {NumLayers}, ffn {FfnHidden}), more than the {availableBytes / (double)(1L << 30):N1} GiB of memory available");
     }
 
+    /// <summary><see cref="CheckFits"/> against the memory this process may use (the GC's view of the machine or container).</summary>
+    public void CheckFitsMemory() => CheckFits(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
+
     public void Save(string path) => Json.Write(path, this);
 }

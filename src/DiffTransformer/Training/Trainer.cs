@@ -119,6 +119,9 @@ public sealed class Trainer
             if (resolved.Model.VocabSize != options.Model.VocabSize)
                 log($"vocab_size set to {meta.VocabSize} from the dataset's tokenizer '{meta.Tokenizer}' (was {options.Model.VocabSize})");
             options = resolved;
+            // Validate checked the given vocabulary (a preset's 257); the data's may make the model too large: refuse now,
+            // before run.json is written, rather than when the model is built
+            options.Model.CheckFitsMemory();
             if (saved is not null) CheckResumeCompatible(saved, options, run.OptionsFile);
             var task = TaskEvaluator ?? BuiltinTask.Evaluator(dataDir, options.Model.MaxSeqLen);
             if (dataset.Train.Length < options.SeqLen + 1)

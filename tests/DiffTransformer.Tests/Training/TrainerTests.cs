@@ -379,6 +379,38 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(before, File.ReadAllText(Path.Combine(tmp["r5"], "metrics.jsonl")));
     }
 
+    /// <summary>A tokenizer of two billion ids (writing a dataset only needs its name and sizes).</summary>
+    private sealed class HugeVocabulary : ITokenizer
+    {
+        public string Name => "huge";
+        public int VocabSize => 2_000_000_000;
+        public int EndOfText => 0;
+        public int[] Encode(string text) => [.. text.Select(c => (int)c)];
+        public string Decode(ReadOnlySpan<int> tokens) => new([.. tokens.ToArray().Select(t => (char)t)]);
+    }
+
+    [Fact]
+    public void DataWhoseVocabularyMakesTheModelTooLargeIsRefusedBeforeAnythingIsWritten()
+    {
+        var tokenizer = new HugeVocabulary();
+        DatasetDirectory.WriteGenerated(tmp["hugedata"], force: false, "test", tokenizer, seed: 1, shardTokens: 1 << 20, "a test",
+            staging =>
+            {
+                SplitMeta Split(string name, int documents)
+                {
+                    using var w = new SplitWriter(staging, name, tokenizer, 1 << 20);
+                    for (int d = 0; d < documents; d++) w.AppendDocument([.. Enumerable.Range(1, 60)], 60);
+                    return w.Complete();
+                }
+                return (Split("train", 10), Split("val", 2));
+            }, new Dictionary<string, string>());
+        // the preset's vocabulary (257) fits; the data's, which replaces it (vocab_from_data), makes 2e9 × 32 × 2 parameters
+        var e = Assert.Throws<ConfigException>(() => new Trainer(Options(tmp["hugedata"], "hugerun")).Run());
+        Assert.Contains("for its", e.Message);
+        Assert.Contains("vocab_size 2000000000", e.Message);
+        Assert.False(Directory.Exists(tmp["hugerun"]));                           // no run.json, no trace
+    }
+
     [Fact]
     public void ResumingOnDataOfAnotherTokenizerIsRefused()
     {
