@@ -78,8 +78,9 @@ public sealed class Trainer
 
     /// <summary>
     /// Decides between a new run, a resume and a refusal, opens the data and checks it against the options and the
-    /// checkpoint. Changes nothing in the run directory (only the built-in task's dataset may be generated into its
-    /// data/ folder, which every later run reuses), so a refused run leaves the previous one as it was.
+    /// checkpoint. Changes nothing in the run directory (only a new run may generate the built-in task's dataset into its
+    /// data/ folder, which every later run reuses; a resume refuses data/ that is not as the run left it), so a refused run
+    /// leaves the previous one as it was.
     /// </summary>
     private RunPlan PrepareRun()
     {
@@ -108,7 +109,9 @@ public sealed class Trainer
         }
 
         foreach (var w in options.Warnings()) log("warning: " + w);
-        string dataDir = options.Data ?? BuiltinTask.EnsureDataset(run.Data, log, options.Task, options.Haystack, options.HaystackField, options.SeqLen);
+        // a resume never generates the built-in task's data: it would replace the documents the run was trained on
+        string dataDir = options.Data ?? BuiltinTask.EnsureDataset(run.Data, log, options.Task, options.Haystack, options.HaystackField, options.SeqLen,
+                                                                   mayGenerate: !Resume);
         var dataset = TokenDataset.Open(dataDir);
         try
         {

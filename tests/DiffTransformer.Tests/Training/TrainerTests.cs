@@ -134,6 +134,28 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void AResumeRefusesToRegenerateTheBuiltinDataItWasTrainedOn()
+    {
+        var options = new TrainOptions
+        {
+            Out = tmp["regen"], Task = BuiltinTaskKind.Needle, Model = Tiny with { MaxSeqLen = 128 }, BatchSize = 2, SeqLen = 128, Steps = 2,
+            WarmupSteps = 1, EvalInterval = 0, CheckpointInterval = 1,
+        };
+        new Trainer(options).Run();
+        // as if the run had been started by a difft whose needle generator was older: this one would generate other documents
+        string taskFile = tmp["regen/data/needle_task.json"];
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(taskFile))!.AsObject();
+        node["generator_version"] = 1;
+        File.WriteAllText(taskFile, node.ToJsonString());
+        var shards = Directory.GetFiles(tmp["regen/data"]).Order().Select(File.ReadAllBytes).ToList();
+        var e = Assert.Throws<InvalidDataException>(() => new Trainer(options with { Steps = 4 }) { Resume = true }.Run());
+        log.WriteLine(e.Message);
+        Assert.StartsWith($"{tmp["regen/data"]} holds the needle task of generator version 1 (this difft generates version {DiffTransformer.Tasks.Needle.NeedleTaskFile.CurrentGeneratorVersion})", e.Message);
+        Assert.Contains("--force", e.Message);
+        Assert.Equal(shards, Directory.GetFiles(tmp["regen/data"]).Order().Select(File.ReadAllBytes).ToList());   // the data it was trained on, untouched
+    }
+
+    [Fact]
     public void ASecondTrainerOnTheSameRunIsRefusedWhileTheFirstHoldsItAndNothingIsWritten()
     {
         string data = Dataset();
