@@ -46,11 +46,7 @@ public static class Comparison
         Func<Architecture, IProgress<TrainProgress>?>? progressFor, CancellationToken cancel)
     {
         var subRuns = Architectures.ToDictionary(a => a, a => new RunDirectory(Path.Combine(root, ArchName(a))));
-        if (force)
-        {
-            foreach (var run in subRuns.Values)
-                if (run.HasRun) Directory.Delete(run.Root, recursive: true);
-        }
+        if (force) StartOver(subRuns.Values);
         else
         {
             foreach (var run in subRuns.Values) CheckContinues(run, options, Path.Combine(root, "data"));
@@ -90,6 +86,24 @@ public static class Comparison
         string table = Table(results[Architecture.Diff], results[Architecture.Transformer], options);
         AtomicFile.WriteAllText(Path.Combine(root, "comparison.md"), table);
         return new ComparisonResult(results[Architecture.Diff], results[Architecture.Transformer], table, plot);
+    }
+
+    /// <summary>
+    /// --force: deletes the sub-runs, each under its lock, taken for all of them before either is touched: a sub-run a
+    /// trainer is still writing is refused (the lock names it) and neither is deleted. The lock files stay, as after any run.
+    /// </summary>
+    private static void StartOver(IEnumerable<RunDirectory> runs)
+    {
+        var locks = new List<RunLock>();
+        try
+        {
+            foreach (var run in runs.Where(r => r.HasRun)) locks.Add(RunLock.Acquire(run.Root));
+            foreach (var held in locks) held.DeleteRun();
+        }
+        finally
+        {
+            foreach (var held in locks) held.Dispose();
+        }
     }
 
     /// <summary>

@@ -86,5 +86,18 @@ public sealed class RunLock : IDisposable
         catch (IOException) { }                                                  // another trainer got in: its directory now
     }
 
+    /// <summary>
+    /// Deletes everything in the run directory but the lock file, while the lock is held: a run deleted without its lock
+    /// could be one a trainer is still writing.
+    /// </summary>
+    public void DeleteRun()
+    {
+        foreach (var entry in Directory.GetFileSystemEntries(dir).Where(e => Path.GetFileName(e) != FileName))
+        {
+            if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
+            else File.Delete(entry);
+        }
+    }
+
     public void Dispose() => stream.Dispose();
 }
