@@ -28,7 +28,7 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     public LanguageModel(ModelConfig config) : base(nameof(LanguageModel))
     {
         Config = config.Validate();
-        config.CheckFits(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
+        config.CheckFitsMemory();
         // the rotary tables grow on demand: sizing them by max_seq_len up front would allocate 2·max_seq_len·d floats
         // before the first token (128 GB for max_seq_len 1e9), so start at what a long prompt needs at most
         Rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, Math.Min(config.MaxSeqLen, 8192));

@@ -97,7 +97,7 @@ public sealed record TrainOptions
     public TrainOptions Validate()
     {
         Model.Validate();
-        Model.CheckFits(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);   // before the run directory is touched
+        Model.CheckFitsMemory();   // before the run directory is touched (again by the trainer once the data set the vocabulary)
         void Positive(string name, double v)
         {
             if (!(v > 0)) throw new ArgumentException($"{name} must be positive, got {v}");

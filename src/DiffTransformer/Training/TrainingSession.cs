@@ -40,6 +40,7 @@ internal sealed class TrainingSession : IDisposable
     private double? lastVal;
     private IReadOnlyDictionary<string, double> lastTask = new Dictionary<string, double>();
     private string? lastCheckpoint;
+    private readonly HashSet<string> damagedCheckpoints;
     private double emaTps;
 
     public TrainingSession(RunPlan plan, Action<string> log, IProgress<TrainProgress>? progress, Func<long, double, double>? lossOverride)
@@ -48,6 +49,7 @@ internal sealed class TrainingSession : IDisposable
         config = options.Model;
         (this.log, this.progress, this.lossOverride) = (log, progress, lossOverride);
         (b, t, accum) = (options.BatchSize, options.SeqLen, options.AccumulationSteps);
+        damagedCheckpoints = new HashSet<string>(plan.DamagedCheckpoints, StringComparer.Ordinal);
 
         manual_seed(options.Seed);
         model = new LanguageModel(config) { Kernel = options.Kernel };
@@ -217,7 +219,7 @@ internal sealed class TrainingSession : IDisposable
     private string SaveCheckpoint(long completed)
     {
         state = state with { Step = completed, LastValLoss = lastVal };
-        string dir = Checkpoint.Save(run, model, optimizer, state, options.KeepCheckpoints);
+        string dir = Checkpoint.Save(run, model, optimizer, state, options.KeepCheckpoints, damagedCheckpoints);
         log($"checkpoint {Path.GetRelativePath(run.Root, dir)}");
         return dir;
     }
