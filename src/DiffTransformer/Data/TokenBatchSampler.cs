@@ -108,12 +108,14 @@ public sealed class TokenBatchSampler
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBatches);
         CheckLength(seqLen);
         long disjointWindows = (Tokens.Length - 1) / seqLen;
+        if (starts is not null) disjointWindows = Math.Min(disjointWindows, starts.LongLength);
         return (int)Math.Clamp(disjointWindows / batchSize, 1, maxBatches);
     }
 
     /// <summary>
     /// A fixed evaluation set: <see cref="EvalBatchCount"/> full batches whose windows are evenly spaced from the
-    /// first to the last valid start. The same for every call, independent of the seed.
+    /// first to the last valid start — with window starts (<see cref="DocumentStarts"/>), evenly spaced among those, so
+    /// that validation sees windows as training does. The same for every call, independent of the seed.
     /// </summary>
     public IEnumerable<(long[] Inputs, long[] Targets)> EvalBatches(int batchSize, int seqLen, int maxBatches)
     {
@@ -122,17 +124,19 @@ public sealed class TokenBatchSampler
 
         IEnumerable<(long[] Inputs, long[] Targets)> Iterate()
         {
-            long lastStart = Tokens.Length - seqLen - 1;
+            var allowed = this.starts;
+            long last = allowed is null ? Tokens.Length - seqLen - 1 : allowed.LongLength - 1;   // the last start, or its index
             long windows = (long)batches * batchSize;
             for (int b = 0; b < batches; b++)
             {
-                var starts = new long[batchSize];
+                var rows = new long[batchSize];
                 for (int r = 0; r < batchSize; r++)
                 {
                     long i = (long)b * batchSize + r;
-                    starts[r] = windows == 1 ? 0 : (long)((Int128)i * lastStart / (windows - 1));
+                    long at = windows == 1 ? 0 : (long)((Int128)i * last / (windows - 1));
+                    rows[r] = allowed is null ? at : allowed[at];
                 }
-                yield return Gather(starts, seqLen);
+                yield return Gather(rows, seqLen);
             }
         }
     }

@@ -116,7 +116,9 @@ public static class Comparison
     {
         if (run.Checkpoints().Count == 0 || !File.Exists(run.OptionsFile)) return;       // started over anyway
         var saved = Trainer.LoadRunOptions(run.Root);
-        var diffs = Trainer.ResumeDifferences(saved, options with { Model = saved.Model, VocabFromData = saved.VocabFromData }).ToList();
+        // the model is resolved against the data later; windows not given are the run's own, as on any resume
+        var given = options with { Model = saved.Model, VocabFromData = saved.VocabFromData, Windows = options.Windows ?? saved.Windows };
+        var diffs = Trainer.ResumeDifferences(saved, given).ToList();
         if (options.Data is null && saved.Data is { } was && Path.GetFullPath(was) != builtinData)
             diffs.Add($"data: the built-in task's (saved: {was}; give it with --data)");
         if (diffs.Count > 0)

@@ -86,7 +86,7 @@ public sealed record TrainOptions
     /// <summary>
     /// Where training windows start (<see cref="WindowSampling"/>); null: the dataset's default
     /// (<see cref="BuiltinTask.DefaultWindows"/>: documents for the needle and facts tasks, uniform otherwise), resolved
-    /// before run.json is written (<see cref="ResolveWindows"/>). Validation windows are evenly spaced either way.
+    /// before run.json is written (<see cref="ResolveWindows"/>). Validation windows follow the same rule, evenly spaced.
     /// </summary>
     public WindowSampling? Windows { get; init; }
 

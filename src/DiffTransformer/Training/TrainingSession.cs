@@ -85,7 +85,10 @@ internal sealed class TrainingSession : IDisposable
             else trainSampler = new TokenBatchSampler(dataset.Train, options.Seed);
             if (options.EvalInterval > 0)
             {
-                if (dataset.Val.Length > t + 1) valSampler = new TokenBatchSampler(dataset.Val, options.Seed);
+                if (dataset.Val.Length > t + 1)
+                    valSampler = options.Windows == WindowSampling.Documents
+                        ? new TokenBatchSampler(dataset.Val, options.Seed, TokenBatchSampler.DocumentStarts(dataset.Val, meta.EotId, t), t)
+                        : new TokenBatchSampler(dataset.Val, options.Seed);
                 else log($"validation disabled: the val split has {dataset.Val.Length} tokens, fewer than seq_len + 1 = {t + 1}");
             }
         }

@@ -154,6 +154,15 @@ public sealed class TokenBatchSamplerTests
         }
         Assert.Equal(starts.Length, hit.Count);                // every start is drawn
         Assert.Subset(starts.ToHashSet(), hit);
+        // validation windows follow the same rule: evenly spaced among the starts, from the first to the last
+        var eval = sampler.EvalBatches(4, T, maxBatches: 3).ToList();
+        Assert.Equal(3, eval.Count);
+        var evalStarts = eval.SelectMany(e => Enumerable.Range(0, 4).Select(r => e.Inputs[r * T])).ToList();
+        Assert.All(evalStarts, v => Assert.Equal(0, v));
+        long[] Window(long start) { var w = new long[T]; seq.CopyTo(start, w); return w; }
+        Assert.Equal(Window(starts[0]), eval[0].Inputs.Take(T));
+        Assert.Equal(Window(starts[^1]), eval[^1].Inputs.Skip(3 * T));
+        Assert.Equal(Window(starts[(int)(5L * (starts.Length - 1) / 11)]), eval[1].Inputs.Skip(T).Take(T));   // window 5 of 12
     }
 
     [Fact]
