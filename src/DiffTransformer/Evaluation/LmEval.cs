@@ -17,11 +17,7 @@ public static class LmEval
     /// <summary>Scores every model on the documents of <paramref name="options"/>.</summary>
     public static LmEvalResult Run(IReadOnlyList<EvalModel> models, LmEvalOptions options, IProgress<string>? progress = null, CancellationToken cancel = default)
     {
-        if (models.Count == 0) throw new ArgumentException("no models to evaluate");
-        if (options.BatchSize < 1) throw new ArgumentException($"--batch-size must be at least 1, got {options.BatchSize}");
-        if (options.MaxDocuments < 1) throw new ArgumentException($"--max-docs must be at least 1, got {options.MaxDocuments}");
-        foreach (var m in models) Window(m, options);                     // refuse bad windows before reading anything
-        var documents = ReadDocuments(options, out string source);
+        var documents = CheckAndRead(models, options, out string source);
         var scores = new List<LmModelScore>();
         var clock = Stopwatch.StartNew();
         for (int mi = 0; mi < models.Count; mi++)
@@ -50,6 +46,19 @@ public static class LmEval
             scores.Add(new LmModelScore(m.Info, context, stride, perDoc.Sum(d => d.Tokens), perDoc.Sum(d => d.Bytes), perDoc.Sum(d => d.Nats), seconds, perDoc));
         }
         return new LmEvalResult(source, documents.Count, scores);
+    }
+
+    /// <summary>
+    /// Checks the options against the models (batch size, document count, every model's window) before anything is read,
+    /// then reads the documents (<see cref="ReadDocuments"/>).
+    /// </summary>
+    public static IReadOnlyList<TextDocument> CheckAndRead(IReadOnlyList<EvalModel> models, LmEvalOptions options, out string source)
+    {
+        if (models.Count == 0) throw new ArgumentException("no models to evaluate");
+        if (options.BatchSize < 1) throw new ArgumentException($"--batch-size must be at least 1, got {options.BatchSize}");
+        if (options.MaxDocuments < 1) throw new ArgumentException($"--max-docs must be at least 1, got {options.MaxDocuments}");
+        foreach (var m in models) Window(m, options);
+        return ReadDocuments(options, out source);
     }
 
     /// <summary>The window and stride for <paramref name="model"/>, checked against its context.</summary>
