@@ -14,7 +14,7 @@ public sealed record QuantEvalResult(string Text, int Documents, string Haystack
         var sb = new StringBuilder();
         sb.AppendLine($"Attention logits q·kᵀ/√d quantised before the softmax: symmetric, absmax scale, round to nearest; per-tensor = one scale " +
                       $"for a sequence's maps in a layer, per-head = one per map. Loss on {Text} ({Documents:N0} documents); needles in {Haystack}, " +
-                      $"prompt lengths {string.Join(", ", Lengths)}.").AppendLine();
+                      $"prompt lengths {string.Join(", ", Lengths)}.");
         Section(sb, "Held-out loss (nats/token)", p => F(p.Loss, 4), withDelta: p => p.Loss);
         Section(sb, "Needle accuracy", p => F(p.NeedleAccuracy, 3));
         Section(sb, "Needle answers unsupported by the context", p => F(p.NeedleUnsupported, 3));
@@ -33,5 +33,5 @@ public sealed record QuantEvalResult(string Text, int Documents, string Haystack
         sb.Append(EvalReport.Table(["model", "full", .. Bits.Select(b => $"{b} bits")], rows));
     }
 
-    private static string Delta(double d) => (d >= 0 ? "+" : "") + d.ToString("G3", CultureInfo.InvariantCulture);
+    private static string Delta(double d) => d.ToString("+0.0E+00;-0.0E+00;0", CultureInfo.InvariantCulture);
 }
