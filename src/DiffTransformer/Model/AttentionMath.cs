@@ -26,6 +26,15 @@ internal static class AttentionMath
         return probs.MoveToOuterDisposeScope();
     }
 
+    /// <summary>The logits quantised under the causal rule or <paramref name="hiddenMask"/>; unchanged without <paramref name="quantization"/>.</summary>
+    public static Tensor Quantize(Tensor logits, Tensor? hiddenMask, LogitQuantization? quantization)
+    {
+        if (quantization is null) return logits;
+        using var scope = NewDisposeScope();
+        var hidden = hiddenMask ?? FutureMask(logits.shape[^2], logits.shape[^1], logits.device);
+        return quantization.Apply(logits, hidden).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Logits with hidden positions set to −∞ (what a capture records).</summary>
     public static Tensor MaskLogits(Tensor logits, Tensor? hiddenMask) =>
         logits.masked_fill(hiddenMask ?? FutureMask(logits.shape[^2], logits.shape[^1], logits.device), float.NegativeInfinity);

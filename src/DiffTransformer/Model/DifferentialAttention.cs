@@ -118,9 +118,9 @@ public sealed class DifferentialAttention : AttentionModule
             if (cache is not null) (k, v) = cache.Append(k, v);        // (B, 2Hkv, S, d), (B, Hkv, S, 2d): cached prefix + new
             var hiddenMask = cache?.Owner.HiddenMask(startPos, t, k.shape[2], x.device); // (B, 1, T, S) when rows are left-padded, else null
             Tensor core;                                                // (B, H, T, 2d)
-            if (Kernel == AttentionKernel.Explicit || wantMaps)
+            if (UsesExplicitCore(wantMaps))
             {
-                var e = DifferentialCore.Explicit(q, k, v, lambdaFull, hiddenMask);
+                var e = DifferentialCore.Explicit(q, k, v, lambdaFull, hiddenMask, Quantization);
                 if (wantMaps) capture!.Record(Depth, Architecture.Diff, e.Logits, e.Probs, e.Differential, lambdaFull.item<float>());
                 core = e.Output;
             }

@@ -20,15 +20,16 @@ public static class DifferentialCore
 {
     /// <summary>
     /// Materialises both maps: q (B, 2H, T, d), k (B, 2Hkv, S, d), v (B, Hkv, S, 2d) → output (B, H, T, 2d) with the
-    /// logits, maps and differential map it went through.
+    /// logits, maps and differential map it went through. With <paramref name="quantization"/>, the logits are quantised
+    /// before the softmax (and recorded quantised).
     /// </summary>
-    public static ExplicitAttention Explicit(Tensor q, Tensor k, Tensor v, Tensor lambda, Tensor? hiddenMask = null)
+    public static ExplicitAttention Explicit(Tensor q, Tensor k, Tensor v, Tensor lambda, Tensor? hiddenMask = null, LogitQuantization? quantization = null)
     {
         using var scope = NewDisposeScope();
         var (b, h, nRep, t, s, d) = Shape(q, k);
         var kx = RepeatKv(k.view(b, h / nRep, 2, s, d), nRep);           // (B, 2H, S, d): sub-head (h, i) reads (h / n_rep, i)
         var vx = RepeatKv(v.unsqueeze(2), nRep);                          // (B, H, S, 2d)
-        var logits = q.mul(1.0 / Math.Sqrt(d)).matmul(kx.transpose(-1, -2)); // (B, 2H, T, S)
+        var logits = Quantize(q.mul(1.0 / Math.Sqrt(d)).matmul(kx.transpose(-1, -2)), hiddenMask, quantization); // (B, 2H, T, S)
         var probs = MaskedSoftmax(logits, hiddenMask);                    // (B, 2H, T, S)
         var pairs = probs.view(b, h, 2, t, s);                            // (B, H, 2, T, S)
         var diff = pairs.select(2, 0).sub(pairs.select(2, 1).mul(lambda)); // (B, H, T, S): A1 − λ·A2

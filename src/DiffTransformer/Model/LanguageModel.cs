@@ -52,6 +52,18 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
+    /// The attention-logit quantisation of every layer (<see cref="LogitQuantization"/>); null, the default, is full
+    /// precision and leaves the forward untouched. While it is set the layers run the explicit core, and
+    /// <see cref="GreedyDecoder"/> recomputes whole sequences instead of decoding over a KV cache, so that every
+    /// quantised forward sees a whole sequence.
+    /// </summary>
+    public LogitQuantization? Quantization
+    {
+        get => layers.Count > 0 ? layers[0].Attention.Quantization : null;
+        set { foreach (var l in layers) l.Attention.Quantization = value; }
+    }
+
+    /// <summary>
     /// Matrices ~ N(0, init_std²), the residual-stream outputs (out_proj, down_proj) scaled by 1/√(2L)
     /// as in GPT-2, the token embedding ~ N(0, embed_init_std²) when the config sets it; norms start at one and the λ vectors at N(0, 0.1²) as the authors do.
     /// </summary>
@@ -101,7 +113,10 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
         }
         var h = embed_tokens.forward(tokens);                                        // (B, T, E)
         for (int i = 0; i < layers.Count; i++)
+        {
             h = layers[i].Forward(h, startPos, capture, cache?[i]);                  // (B, T, E)
+            capture?.RecordLayerOutput(i, h);
+        }
         return norm.forward(h).MoveToOuterDisposeScope();                            // (B, T, E)
     }
 
