@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiffTransformer.Evaluation;
@@ -46,14 +47,20 @@ public sealed class MagnitudeAccumulator
         foreach (double v in a.topk((int)Math.Min(TopK, n)).values.data<double>().ToArray()) Offer(v);
 
         // bin i ≥ 1 holds 2^(MinExponent + (i − 1) / R) ≤ |x| < 2^(MinExponent + i / R); log2(0) = −∞ lands in bin 0
-        var index = a.log2().mul(BinsPerOctave).floor().add(1 - MinExponent * BinsPerOctave).clamp(0, bins.Length - 1);
+        // Scalars held to the end (RMSNorm says why TorchSharp's implicit ones are not safe)
+        using var perOctave = ((double)BinsPerOctave).ToScalar();
+        using var offset = ((double)(1 - MinExponent * BinsPerOctave)).ToScalar();
+        using var lowest = 0.0.ToScalar();
+        using var highest = ((double)(bins.Length - 1)).ToScalar();
+        var index = a.log2().mul(perOctave).floor().add(offset).clamp(lowest, highest);
         var counts = index.to_type(ScalarType.Int64).bincount(null, bins.Length).data<long>().ToArray();
         for (int i = 0; i < bins.Length; i++) bins[i] += counts[i];
 
         double mb = x.mean().item<double>();
-        var d = x.sub(mb);
-        var d2 = d.square();
-        Merge(n, mb, d2.sum().item<double>(), d2.mul(d).sum().item<double>(), d2.square().sum().item<double>());
+        using var meanScalar = mb.ToScalar();
+        var d = x.sub(meanScalar);
+        var d2 = d.mul(d);
+        Merge(n, mb, d2.sum().item<double>(), d2.mul(d).sum().item<double>(), d2.mul(d2).sum().item<double>());
     }
 
     /// <summary>Adds everything <paramref name="other"/> holds (exactly as if its values had been added here).</summary>
