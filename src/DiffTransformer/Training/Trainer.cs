@@ -128,6 +128,7 @@ public sealed class Trainer
             options.Model.CheckFitsMemory();
             if (saved is not null) CheckResumeCompatible(saved, options, run.OptionsFile);
             var task = TaskEvaluator ?? BuiltinTask.Evaluator(dataDir, options.Model.MaxSeqLen);
+            foreach (var w in task?.Warnings ?? []) log("warning: " + w);
             if (dataset.Train.Length < options.SeqLen + 1)
                 throw new InvalidDataException($"the train split of {dataDir} has {dataset.Train.Length} tokens, fewer than seq_len + 1 = {options.SeqLen + 1}");
             return new RunPlan(run, options, dataDir, dataset, task, resumeDir, damaged);
