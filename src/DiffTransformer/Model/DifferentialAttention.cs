@@ -1,3 +1,4 @@
+using DiffTransformer.Kernels;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -84,7 +85,7 @@ public sealed class DifferentialAttention : AttentionModule
         using var scope = NewDisposeScope();
         var l1 = lambda_q1.mul(lambda_k1).sum().to_type(ScalarType.Float32).exp();
         var l2 = lambda_q2.mul(lambda_k2).sum().to_type(ScalarType.Float32).exp();
-        return l1.sub(l2).add(LambdaInit).MoveToOuterDisposeScope();
+        return l1.sub(l2).add(Scalars.Of(LambdaInit)).MoveToOuterDisposeScope();
     }
 
     public override Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null)
@@ -108,7 +109,7 @@ public sealed class DifferentialAttention : AttentionModule
             // The projections' (B, T, heads, width) layout is the kernel's: no transposes on either side.
             (k, v) = AppendProjected(cache, k, v);                       // (B, S, 2Hkv, d), (B, S, Hkv, 2d)
             var core = DifferentialCore.Blocked(q, k, v, lambdaFull);    // (B, T, H, 2d)
-            attn = subln.forward(core).mul(1 - LambdaInit).reshape(b, t, h * 2 * d);
+            attn = subln.forward(core).mul(Scalars.Of(1 - LambdaInit)).reshape(b, t, h * 2 * d);
         }
         else
         {
@@ -126,7 +127,7 @@ public sealed class DifferentialAttention : AttentionModule
             }
             else if (t == 1 && cache is not null) core = DifferentialCore.Decode(q, k, v, lambdaFull, hiddenMask);
             else core = DifferentialCore.Fused(q, k, v, lambdaFull, hiddenMask);
-            core = subln.forward(core).mul(1 - LambdaInit);             // (B, H, T, 2d)
+            core = subln.forward(core).mul(Scalars.Of(1 - LambdaInit)); // (B, H, T, 2d)
             attn = core.transpose(1, 2).reshape(b, t, h * 2 * d);       // (B, T, E)
         }
         return out_proj.forward(attn).MoveToOuterDisposeScope();        // (B, T, E)

@@ -1,3 +1,5 @@
+using DiffTransformer.Kernels;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiffTransformer.Model;
@@ -41,10 +43,11 @@ public sealed record LogitQuantization
     {
         using var scope = NewDisposeScope();
         long[] dims = Granularity == QuantGranularity.Tensor ? [1, 2, 3] : [2, 3];
-        var absmax = logits.masked_fill(hidden, 0).abs().amax(dims, keepdim: true);      // (B, 1, 1, 1) or (B, M, 1, 1)
-        var scale = absmax.div(MaxLevel);
-        scale = scale.masked_fill(scale.eq(0), 1);                                       // an all-zero group stays zero
-        var q = logits.div(scale).round().clamp(-MaxLevel, MaxLevel).mul(scale);         // (B, M, T, S)
+        Scalar zero = Scalars.Of(0), one = Scalars.Of(1), max = Scalars.Of(MaxLevel), min = Scalars.Of(-MaxLevel);
+        var absmax = logits.masked_fill(hidden, zero).abs().amax(dims, keepdim: true);   // (B, 1, 1, 1) or (B, M, 1, 1)
+        var scale = absmax.div(max);
+        scale = scale.masked_fill(scale.eq(zero), one);                                  // an all-zero group stays zero
+        var q = logits.div(scale).round().clamp(min, max).mul(scale);                    // (B, M, T, S)
         return q.where(hidden.logical_not(), logits).MoveToOuterDisposeScope();
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DiffTransformer.Data;
 using DiffTransformer.IO;
+using DiffTransformer.Kernels;
 using DiffTransformer.Model;
 using DiffTransformer.Tasks;
 using static TorchSharp.torch;
@@ -147,7 +148,7 @@ internal sealed class TrainingSession : IDisposable
             double value = loss.item<float>();
             if (lossOverride is not null) value = lossOverride(step + 1, value);
             if (!double.IsFinite(value)) throw Diverged(step + 1, value, micro);
-            (accum == 1 ? loss : loss.div(accum)).backward();
+            (accum == 1 ? loss : loss.div(Scalars.Of(accum))).backward();
             lossSum += value;
             state = state with { NextRow = state.NextRow + b };
         }

@@ -1,3 +1,4 @@
+using DiffTransformer.Kernels;
 using DiffTransformer.Model;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -17,7 +18,7 @@ public sealed class LogitQuantizationTests(ITestOutputHelper log)
     {
         manual_seed(21);
         var model = new LanguageModel(Small(arch, kv));
-        using (no_grad()) foreach (var p in model.parameters()) if (p.dim() == 2) p.mul_(6);
+        using (no_grad()) foreach (var p in model.parameters()) if (p.dim() == 2) p.mul_(Scalars.Of(6));
         model.eval();
         return model;
     }
@@ -53,8 +54,8 @@ public sealed class LogitQuantizationTests(ITestOutputHelper log)
         using var scope = NewDisposeScope();
         manual_seed(5);
         long b = 2, m = 4, t = 5, s = 7;                                     // a cached prefix of 2: the causal rule is bottom-right
-        var logits = randn(b, m, t, s).mul(3);
-        logits[1, 2] = logits[1, 2].mul(20);                                // one map with a larger range than the others
+        var logits = randn(b, m, t, s).mul(Scalars.Of(3));
+        logits[1, 2] = logits[1, 2].mul(Scalars.Of(20));                                // one map with a larger range than the others
         var hidden = ones(t, s, dtype: ScalarType.Bool).triu(1 + (s - t));  // (T, S), true above the shifted diagonal
         var q = new LogitQuantization(bits, g).Apply(logits, hidden);
         var hiddenFlat = Enumerable.Range(0, (int)(t * s)).Select(i => hidden.view(-1)[i].item<bool>()).ToArray();
@@ -125,8 +126,8 @@ public sealed class LogitQuantizationTests(ITestOutputHelper log)
         manual_seed(8);
         long b = 2, h = 2, hkv = kv ?? h, t = 6, d = 8;
         bool diff = arch == Architecture.Diff;
-        var q = randn(b, 2 * h, t, d).mul(2);
-        var k = randn(b, 2 * hkv, t, d).mul(2);
+        var q = randn(b, 2 * h, t, d).mul(Scalars.Of(2));
+        var k = randn(b, 2 * hkv, t, d).mul(Scalars.Of(2));
         var v = randn(b, diff ? hkv : 2 * hkv, t, diff ? 2 * d : d);
         var lambda = tensor(0.3f);
         var quant = new LogitQuantization(4, QuantGranularity.Head);
@@ -137,11 +138,11 @@ public sealed class LogitQuantizationTests(ITestOutputHelper log)
         var kx = diff
             ? k.view(b, hkv, 2, t, d).repeat_interleave(nRep, 1).reshape(b, 2 * h, t, d)
             : k.repeat_interleave(nRep, 1);
-        var logits = q.matmul(kx.transpose(-1, -2)).div(Math.Sqrt(d));     // (B, 2H, T, T)
+        var logits = q.matmul(kx.transpose(-1, -2)).div(Scalars.Of(Math.Sqrt(d)));     // (B, 2H, T, T)
         var hidden = ones(t, t, dtype: ScalarType.Bool).triu(1);
         var hiddenFlat = Enumerable.Range(0, (int)(t * t)).Select(i => i % t > i / t).ToArray();
         var ql = tensor(Direct(logits.data<float>().ToArray(), hiddenFlat, b, 2 * h, 4, QuantGranularity.Head), logits.shape);
-        var probs = ql.masked_fill(hidden, float.NegativeInfinity).softmax(-1);
+        var probs = ql.masked_fill(hidden, Scalars.Of(float.NegativeInfinity)).softmax(-1);
         Tensor expected;
         if (diff)
         {
