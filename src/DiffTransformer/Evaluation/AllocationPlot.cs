@@ -21,8 +21,8 @@ public static class AllocationPlot
             n.LegendText = $"{m.Model.Label}: noise";
         }
         plt.XLabel("answer depth (%)");
-        plt.YLabel("share of the answering position's attention");
-        plt.Title("attention allocation (DIFF: (A1 − λ·A2)/(1 − λ); Transformer: softmax)");
+        plt.YLabel("share of the answering row's Σ|w|");
+        plt.Title("attention allocation (DIFF: A1 − λ·A2; Transformer: softmax)");
         plt.ShowLegend(ScottPlot.Edge.Bottom);
         plt.SavePng(path, 800, 560);
     }

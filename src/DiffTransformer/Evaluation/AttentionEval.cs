@@ -10,7 +10,8 @@ namespace DiffTransformer.Evaluation;
 /// Attention allocation on the needle documents (the paper's Table 3; docs/EVALUATION.md, "eval attention"): each prompt
 /// of <see cref="NeedleEval.CellPrompts"/> is fed with the answer up to (not including) its first digit token, through the
 /// explicit kernel with every layer's maps captured; at the last position — the one that produces the first digit — the
-/// attention row of every head is split into the share on the asked needle's value tokens and the share on the haystack.
+/// attention row of every head is split into the share on the asked needle's value tokens and the share on the haystack
+/// (of the row's absolute mass; signed shares and λ beside them).
 /// </summary>
 public static class AttentionEval
 {
@@ -65,35 +66,58 @@ public static class AttentionEval
         {
             if (wasTraining) m.Model.train();
         }
-        var answerShares = new List<double>();
-        var noiseShares = new List<double>();
-        var restShares = new List<double>();
+        List<double> answerShares = [], noise = [], rest = [], signedAnswer = [], signedNoise = [], lambdas = [];
         foreach (var layer in capture.Maps.OrderBy(x => x.Layer))
         {
             var map = diff ? layer.Differential! : layer.Probs!;                      // (1, heads, T, S)
             double rowSum = diff ? 1 - layer.Lambda!.Value : 1;
+            if (diff) lambdas.Add(layer.Lambda!.Value);
             long heads = map.shape[1];
-            double a = 0, n = 0, r = 0;
+            double a = 0, n = 0, r = 0, sa = 0, sn = 0;
             for (long h = 0; h < heads; h++)
             {
                 using var row = map[0, h, q];                                          // (S)
                 var values = row.to_type(ScalarType.Float32).data<float>().ToArray();
-                var (sa, sn, sr) = Shares(values, asked.ValueStart, asked.ValueLength, haystack, rowSum);
-                a += sa;
-                n += sn;
-                r += sr;
+                var abs = AbsoluteShares(values, asked.ValueStart, asked.ValueLength, haystack);
+                a += abs.Answer;
+                n += abs.Noise;
+                r += abs.Other;
+                // λ = 1 leaves the signed shares undefined; λ near 1 makes them large (why they are not the headline)
+                var signed = rowSum == 0 ? (Answer: double.NaN, Noise: double.NaN, Other: double.NaN) : Shares(values, asked.ValueStart, asked.ValueLength, haystack, rowSum);
+                sa += signed.Answer;
+                sn += signed.Noise;
             }
             answerShares.Add(a / heads);
-            noiseShares.Add(n / heads);
-            restShares.Add(r / heads);
+            noise.Add(n / heads);
+            rest.Add(r / heads);
+            signedAnswer.Add(sa / heads);
+            signedNoise.Add(sn / heads);
         }
-        return new AttentionShare(length, setting, depth, prompt.Sample, answerShares, noiseShares, restShares);
+        return new AttentionShare(length, setting, depth, prompt.Sample, answerShares, noise, rest, signedAnswer, signedNoise, lambdas);
+    }
+
+    /// <summary>
+    /// One attention row split by absolute weight: Σ|w| on [<paramref name="answerStart"/>, + <paramref name="answerLength"/>),
+    /// on <paramref name="haystack"/> and on the other keys, each divided by the row's Σ|w|. For a softmax row these are the
+    /// plain shares. For DIFF's A1 − λ·A2 they count a key by how strongly the map weighs it either way: the head's output
+    /// goes through a per-head RMSNorm and W_o, which can use a negated map as well as the map itself (a layer with λ &gt; 1
+    /// has a negative row sum), so the sign of a weight says less than its size.
+    /// </summary>
+    public static (double Answer, double Noise, double Other) AbsoluteShares(ReadOnlySpan<float> row, int answerStart, int answerLength, IReadOnlyList<int> haystack)
+    {
+        double a = 0, n = 0, all = 0;
+        for (int j = answerStart; j < answerStart + answerLength; j++) a += Math.Abs(row[j]);
+        foreach (int j in haystack) n += Math.Abs(row[j]);
+        foreach (float x in row) all += Math.Abs(x);
+        if (all == 0) throw new ArgumentException("the attention row is all zeros: its shares are undefined");
+        return (a / all, n / all, (all - a - n) / all);
     }
 
     /// <summary>
     /// One attention row split into the share on [<paramref name="answerStart"/>, + <paramref name="answerLength"/>) and
     /// the share on <paramref name="haystack"/>, each divided by <paramref name="rowSum"/> (1 for softmax, 1 − λ for DIFF's
-    /// A1 − λ·A2, whose rows sum to it), so that both architectures' shares are fractions of a row that sums to 1.
+    /// A1 − λ·A2, whose rows sum to it): signed shares of a row that sums to 1 (for DIFF, negative or above 1 as the map's
+    /// weights are, and without bound as λ nears 1).
     /// </summary>
     public static (double Answer, double Noise, double Other) Shares(ReadOnlySpan<float> row, int answerStart, int answerLength, IReadOnlyList<int> haystack, double rowSum)
     {

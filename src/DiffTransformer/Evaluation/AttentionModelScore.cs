@@ -5,11 +5,20 @@ public sealed record AttentionModelScore(EvalModelInfo Model, IReadOnlyList<Atte
 {
     public int Layers => Prompts.Count == 0 ? 0 : Prompts[0].Answer.Count;
 
-    /// <summary>Mean share on the answer per layer.</summary>
-    public IReadOnlyList<double> AnswerByLayer => Enumerable.Range(0, Layers).Select(l => Prompts.Average(p => p.Answer[l])).ToList();
+    /// <summary>Mean share of the absolute mass on the answer, per layer.</summary>
+    public IReadOnlyList<double> AnswerByLayer => ByLayer(p => p.Answer);
 
-    /// <summary>Mean share on the haystack per layer.</summary>
-    public IReadOnlyList<double> NoiseByLayer => Enumerable.Range(0, Layers).Select(l => Prompts.Average(p => p.Noise[l])).ToList();
+    /// <summary>Mean share of the absolute mass on the haystack, per layer.</summary>
+    public IReadOnlyList<double> NoiseByLayer => ByLayer(p => p.Noise);
+
+    /// <summary>Mean signed share (÷ the row sum, 1 − λ for DIFF) on the answer, per layer.</summary>
+    public IReadOnlyList<double> SignedAnswerByLayer => ByLayer(p => p.SignedAnswer);
+
+    /// <summary>Mean signed share on the haystack, per layer.</summary>
+    public IReadOnlyList<double> SignedNoiseByLayer => ByLayer(p => p.SignedNoise);
+
+    /// <summary>Each layer's λ (the same in every prompt; empty for the Transformer).</summary>
+    public IReadOnlyList<double> LambdaByLayer => Prompts.Count == 0 ? [] : Prompts[0].Lambda;
 
     /// <summary>Mean over prompts and layers.</summary>
     public double Answer => AnswerByLayer.DefaultIfEmpty(double.NaN).Average();
@@ -19,4 +28,7 @@ public sealed record AttentionModelScore(EvalModelInfo Model, IReadOnlyList<Atte
     /// <summary>(answer, noise) over layers, per depth.</summary>
     public IReadOnlyDictionary<double, (double Answer, double Noise)> ByDepth => Prompts.GroupBy(p => p.Depth).OrderBy(g => g.Key)
         .ToDictionary(g => g.Key, g => (g.Average(p => p.Answer.Average()), g.Average(p => p.Noise.Average())));
+
+    private List<double> ByLayer(Func<AttentionShare, IReadOnlyList<double>> figure) =>
+        Enumerable.Range(0, Layers).Select(l => Prompts.Average(p => figure(p)[l])).ToList();
 }

@@ -28,6 +28,18 @@ public sealed class AttentionEvalTests(TinyCheckpoints checkpoints) : IClassFixt
         Assert.Equal(0.0, dn, 6);
         Assert.Equal(0.05 / 0.6, dr, 6);
         Assert.Throws<ArgumentException>(() => AttentionEval.Shares(row, 3, 2, [1], rowSum: 0));
+
+        // shares of the absolute mass: a softmax row's are its plain shares; a differential row's count |w| (Σ|w| = 0.62 here)
+        var (pa, pn, pr) = AttentionEval.AbsoluteShares(row, 3, 2, [1, 2, 6]);
+        Assert.Equal((0.50, 0.28, 0.22), (Math.Round(pa, 6), Math.Round(pn, 6), Math.Round(pr, 6)));
+        var (xa, xn, xr) = AttentionEval.AbsoluteShares(diffRow, 3, 2, [1, 2, 6]);
+        Assert.Equal(0.55 / 0.62, xa, 6);
+        Assert.Equal(0.02 / 0.62, xn, 6);
+        Assert.Equal(0.05 / 0.62, xr, 6);
+        // a row whose weights are mostly negative (λ > 1: the row sum is negative) still gets shares in [0, 1]
+        float[] negated = [.. diffRow.Select(x => -x)];
+        Assert.Equal(xa, AttentionEval.AbsoluteShares(negated, 3, 2, [1, 2, 6]).Answer, 12);
+        Assert.Throws<ArgumentException>(() => AttentionEval.AbsoluteShares(new float[7], 3, 2, [1]));
     }
 
     [Theory]
@@ -41,12 +53,15 @@ public sealed class AttentionEvalTests(TinyCheckpoints checkpoints) : IClassFixt
         var prompt = NeedleEval.CellPrompts(m.Tokenizer, Haystack.Generated(1), options, new NeedleGridCell(60, new NeedleSetting(2, 1), 0.5, 1))[0];
         var share = AttentionEval.Measure(m, task, prompt, 60, "2/1", 0.5);
         Assert.Equal(2, share.Answer.Count);                                  // one figure per layer
+        Assert.Equal(arch == Architecture.Diff ? 2 : 0, share.Lambda.Count);
         for (int l = 0; l < 2; l++)
         {
-            // every key of the row is answer, noise or rest, and the normalisation makes the row sum to 1 (DIFF: by 1 − λ)
+            // every key of the row is answer, noise or rest: shares of the absolute mass, in [0, 1], summing to 1
             Assert.Equal(1.0, share.Answer[l] + share.Noise[l] + share.Rest[l], 4);
-            if (arch == Architecture.Transformer) Assert.All(new[] { share.Answer[l], share.Noise[l], share.Rest[l] }, x => Assert.InRange(x, 0, 1));
+            Assert.All(new[] { share.Answer[l], share.Noise[l], share.Rest[l] }, x => Assert.InRange(x, 0, 1));
             Assert.True(share.Rest[l] != 0);                                   // end-of-text, needle words and the question hold some
+            // a softmax row has no negative weights, so its signed shares are the same figures
+            if (arch == Architecture.Transformer) Assert.Equal(share.Answer[l], share.SignedAnswer[l], 6);
         }
     }
 
@@ -60,6 +75,7 @@ public sealed class AttentionEvalTests(TinyCheckpoints checkpoints) : IClassFixt
         Assert.Equal(4, m.Prompts.Count);
         Assert.Equal(2, m.ByDepth.Count);
         Assert.Contains("## By layer", result.ToMarkdown());
+        Assert.Contains("## DIFF: λ and the signed shares by layer", result.ToMarkdown());
         AllocationPlot.Write(dir["alloc.png"], result);
         Assert.True(new FileInfo(dir["alloc.png"]).Length > 1000);
     }
