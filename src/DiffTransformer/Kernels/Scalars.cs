@@ -11,7 +11,9 @@ namespace DiffTransformer.Kernels;
 /// soon as its handle has been read, so a collection on any other thread may free it while libtorch is still
 /// reading it inside the call. CI has seen exactly that: "INTERNAL ASSERT FAILED at Scalar.h" in <c>pow</c> and
 /// in <c>masked_fill</c>. So those conversions are banned in every project (build/BannedSymbols.txt, enforced by
-/// the BannedApiAnalyzers at build time). Code uses either a Scalar from here — for a value drawn from a small
+/// the BannedApiAnalyzers at build time), and so are the TorchSharp members that make such a Scalar inside themselves:
+/// <c>square()</c> (pow(2)), <c>add</c>/<c>add_</c> without an alpha (alpha 1), <c>arange</c> without a step,
+/// <c>normal(mean, std, …)</c> and Tensor's operators with a number (or +, which is add). Code uses either a Scalar from here — for a value drawn from a small
 /// set (literals, config-derived constants such as 1/√d or 1 − λinit) — or, for a value that changes from call to
 /// call (a learning rate, a position), <c>using var s = x.ToScalar();</c> held to the end of the call.
 /// </para>

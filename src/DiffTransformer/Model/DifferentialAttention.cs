@@ -44,6 +44,12 @@ public sealed class DifferentialAttention : AttentionModule
     /// <summary>λinit = 0.8 − 0.6·exp(−0.3·depth).</summary>
     public static double LambdaInitFor(int depth) => 0.8 - 0.6 * Math.Exp(-0.3 * depth);
 
+    /// <summary>
+    /// N(0, 0.1²) of length <paramref name="n"/>, the λ vectors' init: what <c>torch.normal(0, 0.1, [n])</c> does (randn, ×0.1,
+    /// +0.0 — which also turns −0.0 into +0.0), with Scalars that live through each call (TorchSharp's normal makes its own).
+    /// </summary>
+    internal static Tensor Normal(long n) => randn([n]).mul_(Scalars.Of(0.1)).add_(Scalars.Of(0.0), Scalars.Of(1));
+
     /// <param name="embedDim">E.</param>
     /// <param name="depth">layer index from 0.</param>
     /// <param name="numHeads">H, half the heads of the Transformer it is compared with.</param>
@@ -66,10 +72,10 @@ public sealed class DifferentialAttention : AttentionModule
         k_proj = nn.Linear(embedDim, embedDim / NRep, hasBias: false);
         v_proj = nn.Linear(embedDim, embedDim / NRep, hasBias: false);
         out_proj = nn.Linear(embedDim, embedDim, hasBias: false);
-        lambda_q1 = new Parameter(normal(0, 0.1, [HeadDim]));
-        lambda_k1 = new Parameter(normal(0, 0.1, [HeadDim]));
-        lambda_q2 = new Parameter(normal(0, 0.1, [HeadDim]));
-        lambda_k2 = new Parameter(normal(0, 0.1, [HeadDim]));
+        lambda_q1 = new Parameter(Normal(HeadDim));
+        lambda_k1 = new Parameter(Normal(HeadDim));
+        lambda_q2 = new Parameter(Normal(HeadDim));
+        lambda_k2 = new Parameter(Normal(HeadDim));
         subln = new RMSNorm(2 * HeadDim, eps: 1e-5);
         RegisterComponents();
     }
@@ -85,7 +91,7 @@ public sealed class DifferentialAttention : AttentionModule
         using var scope = NewDisposeScope();
         var l1 = lambda_q1.mul(lambda_k1).sum().to_type(ScalarType.Float32).exp();
         var l2 = lambda_q2.mul(lambda_k2).sum().to_type(ScalarType.Float32).exp();
-        return l1.sub(l2).add(Scalars.Of(LambdaInit)).MoveToOuterDisposeScope();
+        return l1.sub(l2).add(Scalars.Of(LambdaInit), Scalars.Of(1)).MoveToOuterDisposeScope();
     }
 
     public override Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null)

@@ -66,7 +66,7 @@ public sealed class RotaryEmbedding : IDisposable
             // Angles in float64 so that long positions stay exact; cast once at the end.
             using Scalar zero = 0.ToScalar(), width = d.ToScalar(), two = 2.ToScalar(), rate = (-Math.Log(Theta) / d).ToScalar(), length = len.ToScalar();
             var invFreq = arange(zero, width, two, dtype: ScalarType.Float64).mul(rate).exp_();     // (d/2): θ^(−2i/d)
-            var pos = arange(zero, length, dtype: ScalarType.Float64);                                // (len)
+            var pos = arange(zero, length, Scalars.Of(1), dtype: ScalarType.Float64);                // (len)
             var ang = outer(pos, invFreq);                                                             // (len, d/2)
             var c = ang.cos();
             var s = ang.sin();
@@ -85,7 +85,7 @@ public sealed class RotaryEmbedding : IDisposable
         if (d != HeadDim) throw new ArgumentException($"rotary expects head dim {HeadDim}, got {d}");
         var (cos, sin) = Tables(offset, t, x.device, x.dtype);                           // (T, d)
         var swapped = x.reshape(x.shape[0], t, nh, d / 2, 2).flip(-1).reshape(x.shape[0], t, nh, d); // pairs swapped
-        var y = x.mul(cos.unsqueeze(1)).add_(swapped.mul(sin.unsqueeze(1)));            // (B, T, nh, d)
+        var y = x.mul(cos.unsqueeze(1)).add_(swapped.mul(sin.unsqueeze(1)), Scalars.Of(1)); // (B, T, nh, d)
         return y.MoveToOuterDisposeScope();
     }
 

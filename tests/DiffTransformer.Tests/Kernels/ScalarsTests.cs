@@ -1,4 +1,5 @@
 using DiffTransformer.Kernels;
+using DiffTransformer.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -47,5 +48,29 @@ public sealed class ScalarsTests
         using var expected = x.mul(fresh);
         using var actual = x.mul(Scalars.Of(factor));
         Assert.Equal(expected.data<float>().ToArray(), actual.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void TheReplacementsOfTorchSharpCallsThatMakeTheirOwnScalarsGiveTheirBits()
+    {
+        // the λ init replaces torch.normal(0, 0.1, [n]), which makes its mean, std and alpha as Scalars nobody holds
+        manual_seed(11);
+#pragma warning disable RS0030 // the banned call, once, to compare against
+        using var expected = normal(0, 0.1, [64]);
+        manual_seed(11);
+        using var actual = DifferentialAttention.Normal(64);
+        using var x = tensor(Enumerable.Range(0, 64).Select(i => (float)Math.Cos(i * 0.91) * 2).ToArray());
+        using var y = tensor(Enumerable.Range(0, 64).Select(i => (float)Math.Sin(i * 0.53)).ToArray());
+        using var plainSum = x.add(y);
+        using var plainSquare = x.square();
+        using var plainRange = arange(3, 17, dtype: ScalarType.Int64);
+#pragma warning restore RS0030
+        Assert.Equal(expected.data<float>().ToArray(), actual.data<float>().ToArray());
+        using var sum = x.add(y, Scalars.Of(1));
+        Assert.Equal(plainSum.data<float>().ToArray(), sum.data<float>().ToArray());
+        using var square = x.pow(Scalars.Of(2));
+        Assert.Equal(plainSquare.data<float>().ToArray(), square.data<float>().ToArray());
+        using var range = arange(Scalars.Of(3), Scalars.Of(17), Scalars.Of(1), dtype: ScalarType.Int64);
+        Assert.Equal(plainRange.data<long>().ToArray(), range.data<long>().ToArray());
     }
 }
