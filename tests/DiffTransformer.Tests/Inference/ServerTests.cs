@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using DiffTransformer.Inference;
@@ -8,15 +7,6 @@ namespace DiffTransformer.Tests.Inference;
 
 public sealed class ServerTests(TinyCheckpoints checkpoints) : IClassFixture<TinyCheckpoints>
 {
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
-
     private static async Task<(HttpStatusCode Status, string Body)> Post(HttpClient http, string path, string json)
     {
         using var res = await http.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
@@ -27,7 +17,7 @@ public sealed class ServerTests(TinyCheckpoints checkpoints) : IClassFixture<Tin
     public async Task ServesCompletionsAndChatStreamingOrNotAndAnswersBadRequestsWithJsonErrors()
     {
         using var chat = DiffTransformerChatClient.Load(checkpoints.Diff);
-        using var server = new OpenAiServer(chat, FreePort());
+        using var server = new OpenAiServer(chat, port: 0);
         server.Start();
         using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
 
