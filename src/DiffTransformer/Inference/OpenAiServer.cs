@@ -16,7 +16,8 @@ namespace DiffTransformer.Inference;
 /// <summary>
 /// An OpenAI-style HTTP endpoint over one model, on ASP.NET Core's Kestrel bound to 127.0.0.1 only:
 /// <c>GET /v1/models</c>, <c>POST /v1/completions</c> and <c>POST /v1/chat/completions</c>, each streaming as
-/// server-sent events when the request says <c>"stream": true</c>.
+/// server-sent events when the request says <c>"stream": true</c>. Requests are decoded together
+/// (<see cref="ContinuousBatcher"/>: a new one joins the running batch at the next token, a finished one leaves).
 /// <para>
 /// Limits (<see cref="OpenAiServerOptions"/>): headers and body must arrive in time and above a minimum data rate, the
 /// body is bounded, connections and waiting requests are bounded; so a slow or silent client holds up nobody but
@@ -24,7 +25,9 @@ namespace DiffTransformer.Inference;
 /// 400 for a bad request (including text that is not UTF-8 or holds a lone surrogate), 404/405 for a wrong path or
 /// method (the path is quoted shortened), 408 for a body too slow, 413 for one too large, 503 when busy or stopping,
 /// 500 (without exception text, which goes to the log) for a fault inside generation. A failure after a stream
-/// has started ends it with an <c>error</c> event.
+/// has started ends it with an <c>error</c> event. <see cref="Stop"/> refuses new requests (503) and lets open ones run
+/// on for <see cref="OpenAiServerOptions.ShutdownTimeout"/>; then each ends with a final chunk (finish reason "length",
+/// with its usage) and, when streamed, <c>[DONE]</c>.
 /// </para>
 /// Honoured fields: prompt / messages, max_tokens (or max_completion_tokens), temperature, top_p, top_k, seed, stop
 /// (a string or a list), stream, n (1 only). Chat messages become a prompt through the chat client's template.
@@ -37,12 +40,11 @@ public sealed class OpenAiServer : IDisposable
     private readonly DiffTransformerChatClient chat;
     private readonly OpenAiServerOptions options;
     private readonly Action<string>? log;
-    private readonly SemaphoreSlim gate = new(1, 1);
     private readonly CancellationTokenSource stopping = new();
     private readonly object stateLock = new();
     private WebApplication? app;
     private Task? stopTask;
-    private int waiting;
+    private ContinuousBatcher? batcher;
 
     /// <param name="chat">the model, its chat template and default generation options.</param>
     /// <param name="port">TCP port on 127.0.0.1 (0: a free one).</param>
@@ -77,6 +79,9 @@ public sealed class OpenAiServer : IDisposable
 
     public OpenAiServerOptions Options => options;
 
+    /// <summary>The batch the requests are decoded in (its statistics say how full it ran); null before <see cref="Start"/>.</summary>
+    public ContinuousBatcher? Batcher => batcher;
+
     /// <summary>Starts listening; requests are handled in the background until <see cref="Stop"/> or disposal.</summary>
     public void Start()
     {
@@ -97,6 +102,7 @@ public sealed class OpenAiServer : IDisposable
                 limits.MinResponseDataRate = options.MinBytesPerSecond > 0 ? new MinDataRate(options.MinBytesPerSecond, options.DataRateGrace) : null;
             });
             builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout + TimeSpan.FromSeconds(5));
+            batcher = new ContinuousBatcher(chat.Generator, options.MaxBatchSize, options.MaxWaiting);
             var web = builder.Build();
             web.Run(Handle);
             try
@@ -106,6 +112,8 @@ public sealed class OpenAiServer : IDisposable
             catch (IOException e)
             {
                 ((IDisposable)web).Dispose();
+                batcher.Dispose();
+                batcher = null;
                 throw new IOException($"cannot listen on {Address}: {e.Message}", e);
             }
             var bound = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
@@ -132,15 +140,23 @@ public sealed class OpenAiServer : IDisposable
         {
             if (stopTask is not null) return;
             stopping.Cancel();
-            stopTask = app is null ? Task.CompletedTask : StopCore(app);
+            stopTask = app is null || batcher is null ? Task.CompletedTask : StopCore(app, batcher);
         }
     }
 
-    private async Task StopCore(WebApplication web)
+    /// <summary>
+    /// Kestrel stops accepting connections and waits for the requests in flight, while the batcher lets their
+    /// generations run on for <see cref="OpenAiServerOptions.ShutdownTimeout"/> and then ends each with a final chunk,
+    /// so every open stream closes with its usage and <c>[DONE]</c>.
+    /// </summary>
+    private async Task StopCore(WebApplication web, ContinuousBatcher b)
     {
         try
         {
-            await web.StopAsync().ConfigureAwait(false);
+            var drained = b.StopAsync(options.ShutdownTimeout);
+            var host = web.StopAsync();
+            await drained.ConfigureAwait(false);
+            await host.ConfigureAwait(false);
         }
         finally
         {
@@ -215,12 +231,11 @@ public sealed class OpenAiServer : IDisposable
     {
         var body = OpenAiRequest.ParseBody(await ReadBody(ctx.Request, ctx.RequestAborted).ConfigureAwait(false));
         var r = chatPath ? OpenAiRequest.ChatCompletion(body, chat) : OpenAiRequest.Completion(body, chat);
-        _ = chat.Generator.PreparePrompt(r.Prompt, r.Options, out _);   // prompt errors → 400 before waiting for the model
         string id = (r.Chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var res = ctx.Response;
         var ct = ctx.RequestAborted;
-        var chunks = Generate(r, ct);
+        var chunks = Generate(r, ct);   // prompt errors → 400 here, before waiting for the model
 
         if (!r.Stream)
         {
@@ -260,31 +275,17 @@ public sealed class OpenAiServer : IDisposable
         throw new InvalidOperationException("generation ended without a result");
     }
 
-    /// <summary>The request's chunks as the model produces them; the last one carries the result.</summary>
-    private async IAsyncEnumerable<GenerationChunk> Generate(OpenAiRequest r, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    /// <summary>The request's chunks as the batch produces them; the last one carries the result.</summary>
+    private IAsyncEnumerable<GenerationChunk> Generate(OpenAiRequest r, CancellationToken ct)
     {
-        if (Interlocked.Increment(ref waiting) > options.MaxWaiting + 1)
-        {
-            Interlocked.Decrement(ref waiting);
-            throw new OpenAiError(503, $"the server is busy ({options.MaxWaiting} requests are waiting); try again later", "server_error");
-        }
-        using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, stopping.Token);
+        var b = batcher ?? throw new InvalidOperationException("the server has not started");
         try
         {
-            await gate.WaitAsync(both.Token).ConfigureAwait(false);
+            return b.Stream(r.Prompt, r.Options, ct);
         }
-        finally
+        catch (GenerationRefusedException e)
         {
-            Interlocked.Decrement(ref waiting);
-        }
-        try
-        {
-            using var e = chat.Generator.Stream(r.Prompt, r.Options, both.Token).GetEnumerator();
-            while (await Task.Run(e.MoveNext, both.Token).ConfigureAwait(false)) yield return e.Current;
-        }
-        finally
-        {
-            gate.Release();
+            throw new OpenAiError(503, e.Message, "server_error");
         }
     }
 
@@ -301,7 +302,8 @@ public sealed class OpenAiServer : IDisposable
         };
     }
 
-    private static string Finish(GenerationResult r) => r.FinishReason is FinishReason.MaxTokens or FinishReason.ContextFull ? "length" : "stop";
+    /// <summary>OpenAI's finish reason: "length" when a limit cut the text (tokens, context, or the server stopping), else "stop".</summary>
+    private static string Finish(GenerationResult r) => r.FinishReason is FinishReason.MaxTokens or FinishReason.ContextFull or FinishReason.Interrupted ? "length" : "stop";
 
     private static JsonObject Usage(GenerationResult r) => new()
     {
@@ -383,7 +385,7 @@ public sealed class OpenAiServer : IDisposable
         {
             if (app is not null) ((IDisposable)app).Dispose();
         }
-        gate.Dispose();
+        batcher?.Dispose();
         stopping.Dispose();
     }
 }

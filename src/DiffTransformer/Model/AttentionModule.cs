@@ -37,6 +37,36 @@ public abstract class AttentionModule : nn.Module<Tensor, Tensor>
     public abstract Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null);
 
     /// <summary>
+    /// One new token for each of B independent sequences, x (B, 1, E) → (B, 1, E): row b continues
+    /// <paramref name="caches"/>[b] (a batch-1 cache of its own, of any length), at that cache's length, and appends its
+    /// key and value there. The projections run on the whole batch; attention runs per row against the row's own cache
+    /// (what continuous batching needs: sequences of different lengths joining and leaving the batch at any step).
+    /// </summary>
+    public abstract Tensor DecodeRows(Tensor x, IReadOnlyList<LayerKvCache> caches);
+
+    /// <summary>
+    /// The per-row part of <see cref="DecodeRows"/>: given the batch's projections q (B, 1, hq, dq), k (B, 1, hk, dk),
+    /// v (B, 1, hv, dv), rotates row b at its cache's length, appends its key and value to its cache and runs
+    /// <paramref name="core"/> (q (1, hq, 1, dq), keys (1, hk, S_b, dk), values (1, hv, S_b, dv) → (1, h, 1, w)) on it
+    /// alone — the same call a single-sequence decode makes; returns the rows stacked, (B, h, 1, w).
+    /// </summary>
+    protected Tensor DecodeEachRow(Tensor q, Tensor k, Tensor v, IReadOnlyList<LayerKvCache> caches, Func<Tensor, Tensor, Tensor, Tensor> core)
+    {
+        long b = q.shape[0];
+        if (caches.Count != b) throw new ArgumentException($"layer {Depth}: {b} rows but {caches.Count} caches");
+        var positions = caches.Select(c => c.Length).ToArray();
+        q = Rotary.ApplyAt(q, positions);                                   // (B, 1, hq, dq)
+        k = Rotary.ApplyAt(k, positions);                                   // (B, 1, hk, dk)
+        var rows = new Tensor[b];
+        for (int i = 0; i < b; i++)
+        {
+            var (keys, values) = caches[i].Append(k.narrow(0, i, 1).transpose(1, 2), v.narrow(0, i, 1).transpose(1, 2)); // (1, hk, S, dk), (1, hv, S, dv)
+            rows[i] = core(q.narrow(0, i, 1).transpose(1, 2), keys, values);                                        // (1, h, 1, w)
+        }
+        return cat(rows, 0);                                                // (B, h, 1, w)
+    }
+
+    /// <summary>
     /// Whether this forward runs the blocked kernel: chosen, no maps wanted, CPU float32 with SIMD-sized head widths,
     /// and not a case the other paths serve better or the kernel does not cover (single-token decoding over a cache,
     /// left-padded batches).

@@ -42,4 +42,12 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
         var o = y.add(ffn.forward(ffn_norm.forward(y)));                     // (B, T, E)
         return o.MoveToOuterDisposeScope();
     }
+
+    /// <summary>One token for each of B independent sequences, x (B, 1, E): row b continues its own cache <paramref name="caches"/>[b] (see <see cref="AttentionModule.DecodeRows"/>).</summary>
+    public Tensor DecodeRows(Tensor x, IReadOnlyList<LayerKvCache> caches)
+    {
+        using var scope = NewDisposeScope();
+        var y = x.add(attn.DecodeRows(attn_norm.forward(x), caches));  // (B, 1, E)
+        return y.add(ffn.forward(ffn_norm.forward(y))).MoveToOuterDisposeScope();
+    }
 }

@@ -106,6 +106,33 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
+    /// One decode step for B independent sequences (continuous batching): tokens (B, 1) int64, row b the next token of
+    /// the sequence held by <paramref name="caches"/>[b] — a batch-1 cache of its own, without padding, of any length —
+    /// → logits (B, V). Embedding, norms, projections, FFN and head run on the batch; attention runs per row over the
+    /// row's own cache, so each row gets what a single-sequence step gives it, up to the rounding of batched matrix products.
+    /// </summary>
+    public Tensor DecodeRows(Tensor tokens, IReadOnlyList<KvCache> caches)
+    {
+        using var scope = NewDisposeScope();
+        CheckTokens(tokens);
+        if (tokens.shape[1] != 1 || caches.Count != tokens.shape[0])
+            throw new ArgumentException($"one token per sequence and one cache per row expected, got tokens [{string.Join(", ", tokens.shape)}] and {caches.Count} caches");
+        foreach (var c in caches)
+        {
+            if (c.Count != layers.Count) throw new ArgumentException($"a KV cache has {c.Count} layers, the model {layers.Count}");
+            if (c.BatchSize is > 1 || c.LeftPadding is not null) throw new ArgumentException("each sequence needs a batch-1 cache of its own, without padding");
+            _ = c.Length;                                                            // throws when its layers disagree
+        }
+        var h = embed_tokens.forward(tokens);                                        // (B, 1, E)
+        for (int i = 0; i < layers.Count; i++)
+        {
+            int layer = i;
+            h = layers[i].DecodeRows(h, caches.Select(c => c[layer]).ToArray());    // (B, 1, E)
+        }
+        return Head(norm.forward(h)).select(1, 0).MoveToOuterDisposeScope();        // (B, V)
+    }
+
+    /// <summary>
     /// An empty KV cache for this model (one layer cache per block). <paramref name="capacity"/> positions are
     /// preallocated (0: grow on demand, doubling); <paramref name="leftPadding"/> gives, per batch row, the padding
     /// positions before its prompt.

@@ -93,4 +93,14 @@ public sealed class MultiheadAttention : AttentionModule
         }
         return out_proj.forward(attn).MoveToOuterDisposeScope();        // (B, T, E)
     }
+
+    public override Tensor DecodeRows(Tensor x, IReadOnlyList<LayerKvCache> caches)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0];
+        int nh = NumAttentionHeads, nkv = NumKeyValueHeads, d = HeadDim;
+        var core = DecodeEachRow(q_proj.forward(x).view(b, 1, nh, d), k_proj.forward(x).view(b, 1, nkv, d), v_proj.forward(x).view(b, 1, nkv, d),
+                                 caches, (q, k, v) => StandardCore.Decode(q, k, v)); // (B, nh, 1, d)
+        return out_proj.forward(core.transpose(1, 2).reshape(b, 1, nh * d)).MoveToOuterDisposeScope(); // (B, 1, E)
+    }
 }
