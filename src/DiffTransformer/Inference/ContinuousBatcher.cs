@@ -7,9 +7,10 @@ namespace DiffTransformer.Inference;
 
 /// <summary>
 /// Continuous batching over one model: every generation submitted (<see cref="Stream"/>) is decoded together with the
-/// others in flight, one token each per step (<see cref="Model.LanguageModel.DecodeRows"/>: the projections and FFN
-/// on the batch, attention per row over the row's own KV cache). A new generation joins at the next token boundary
-/// (its prompt is prefilled alone, then it rides along); a finished or abandoned one leaves at once. At most
+/// others in flight, one token each per step (<see cref="Model.LanguageModel.DecodeBatch"/> over a
+/// <see cref="Model.BatchKvCache"/>: one slot per sequence, every operation on the whole batch). A new generation joins
+/// at the next token boundary (its prompt is prefilled alone, then copied into a slot); a finished or abandoned one
+/// leaves at once. At most
 /// <see cref="MaxBatchSize"/> sequences decode together; up to <see cref="MaxWaiting"/> more wait their turn, beyond that
 /// a submission is refused (<see cref="GenerationRefusedException"/>).
 /// <para>
@@ -120,6 +121,7 @@ public sealed class ContinuousBatcher : IDisposable
 
     private void Run()
     {
+        using var batch = generator.Model.CreateBatchCache();   // slot i holds active[i]'s keys and values
         try
         {
             while (true)
@@ -136,13 +138,14 @@ public sealed class ContinuousBatcher : IDisposable
                 if (interrupt)
                 {
                     foreach (var s in joining.Concat(active)) s.Finish(s.State?.Interrupt() ?? s.InterruptUnstarted(generator));
-                    lock (gate) active.Clear();
-                    continue;
                 }
-                foreach (var s in joining) Join(s);
-                lock (gate) active.RemoveAll(s => s.Done);
-                if (active.Count > 0) Step();
-                lock (gate) active.RemoveAll(s => s.Done);
+                else
+                {
+                    foreach (var s in joining) Join(s, batch);
+                    Prune(batch);
+                    if (active.Count > 0) Step(batch);
+                }
+                Prune(batch);
             }
         }
         catch (Exception e)
@@ -156,20 +159,23 @@ public sealed class ContinuousBatcher : IDisposable
         }
     }
 
-    /// <summary>Prefills a newcomer alone and, unless its first token ends it, adds it to the batch.</summary>
-    private void Join(Sequence s)
+    /// <summary>Prefills a newcomer alone and, unless its first token ends it, moves it into the batch's next slot.</summary>
+    private void Join(Sequence s, Model.BatchKvCache batch)
     {
         if (s.Abandoned) { s.Fail(new OperationCanceledException("the generation was abandoned")); return; }
         try
         {
             s.State = new GenerationState(generator, s.Prompt, s.Truncated, s.Options);
             var chunk = s.State.Prefill();
-            if (s.State.Finished) s.Finish(chunk);
-            else
+            if (s.State.Finished)
             {
-                s.Chunks.Writer.TryWrite(chunk);
-                lock (gate) active.Add(s);
+                s.Finish(chunk);
+                return;
             }
+            s.Chunks.Writer.TryWrite(chunk);
+            batch.Add(s.State.Cache);
+            s.State.Cache.Dispose();   // its positions live in the batch now
+            lock (gate) active.Add(s);
         }
         catch (Exception e)
         {
@@ -177,12 +183,27 @@ public sealed class ContinuousBatcher : IDisposable
         }
     }
 
-    /// <summary>One token for every sequence in the batch.</summary>
-    private void Step()
+    /// <summary>Takes finished and abandoned sequences out of the batch (the last slot moves into a freed one, in both lists).</summary>
+    private void Prune(Model.BatchKvCache batch)
     {
-        var rows = active.Where(s => !s.Abandoned).ToList();
-        foreach (var s in active.Where(s => s.Abandoned)) s.Fail(new OperationCanceledException("the generation was abandoned"));
-        if (rows.Count == 0) return;
+        for (int i = active.Count - 1; i >= 0; i--)
+        {
+            var s = active[i];
+            if (s.Abandoned) s.Fail(new OperationCanceledException("the generation was abandoned"));
+            if (!s.Done) continue;
+            int moved = batch.RemoveAt(i);
+            lock (gate)
+            {
+                if (moved >= 0) active[i] = active[moved];
+                active.RemoveAt(active.Count - 1);
+            }
+        }
+    }
+
+    /// <summary>One token for every sequence in the batch.</summary>
+    private void Step(Model.BatchKvCache batch)
+    {
+        var rows = active;
         var watch = Stopwatch.StartNew();
         try
         {
@@ -190,7 +211,7 @@ public sealed class ContinuousBatcher : IDisposable
             using (NewDisposeScope())
             {
                 var tokens = tensor(rows.Select(s => (long)s.State!.Next).ToArray(), dtype: ScalarType.Int64).view(rows.Count, 1); // (B, 1)
-                var logits = generator.Model.DecodeRows(tokens, rows.Select(s => s.State!.Cache).ToArray());                      // (B, V)
+                var logits = generator.Model.DecodeBatch(tokens, batch);                                                          // (B, V)
                 var elapsed = watch.Elapsed;
                 for (int i = 0; i < rows.Count; i++)
                 {
@@ -202,7 +223,7 @@ public sealed class ContinuousBatcher : IDisposable
         }
         catch (Exception e)
         {
-            foreach (var s in rows) s.Fail(e);   // the caches may be half-written: these sequences cannot go on
+            foreach (var s in rows) s.Fail(e);   // the step failed part-way: these sequences cannot go on
         }
         lock (gate)
         {

@@ -37,33 +37,25 @@ public abstract class AttentionModule : nn.Module<Tensor, Tensor>
     public abstract Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null);
 
     /// <summary>
-    /// One new token for each of B independent sequences, x (B, 1, E) → (B, 1, E): row b continues
-    /// <paramref name="caches"/>[b] (a batch-1 cache of its own, of any length), at that cache's length, and appends its
-    /// key and value there. The projections run on the whole batch; attention runs per row against the row's own cache
-    /// (what continuous batching needs: sequences of different lengths joining and leaving the batch at any step).
+    /// One new token for each of the B sequences of <paramref name="cache"/>, x (B, 1, E) → (B, 1, E): row b continues
+    /// slot b at that slot's length (sequences of different lengths: what continuous batching needs). Call between
+    /// the cache's BeginStep and EndStep (<see cref="LanguageModel.DecodeBatch"/> does).
     /// </summary>
-    public abstract Tensor DecodeRows(Tensor x, IReadOnlyList<LayerKvCache> caches);
+    public abstract Tensor DecodeBatch(Tensor x, BatchKvCache cache);
 
     /// <summary>
-    /// The per-row part of <see cref="DecodeRows"/>: given the batch's projections q (B, 1, hq, dq), k (B, 1, hk, dk),
-    /// v (B, 1, hv, dv), rotates row b at its cache's length, appends its key and value to its cache and runs
-    /// <paramref name="core"/> (q (1, hq, 1, dq), keys (1, hk, S_b, dk), values (1, hv, S_b, dv) → (1, h, 1, w)) on it
-    /// alone — the same call a single-sequence decode makes; returns the rows stacked, (B, h, 1, w).
+    /// The common part of <see cref="DecodeBatch"/>: given the batch's projections q (B, 1, hq, dq), k (B, 1, hk, dk),
+    /// v (B, 1, hv, dv), rotates row b at its slot's length, writes its key and value into the slot and returns
+    /// q (B, hq, 1, dq), all held keys (B, hk, S, dk) and values (B, hv, S, dv), and the mask (B, 1, 1, S) hiding
+    /// each row's positions past its new token — the inputs of the decode cores.
     /// </summary>
-    protected Tensor DecodeEachRow(Tensor q, Tensor k, Tensor v, IReadOnlyList<LayerKvCache> caches, Func<Tensor, Tensor, Tensor, Tensor> core)
+    protected (Tensor Q, Tensor Keys, Tensor Values, Tensor Mask) DecodeBatchInputs(Tensor q, Tensor k, Tensor v, BatchKvCache cache)
     {
-        long b = q.shape[0];
-        if (caches.Count != b) throw new ArgumentException($"layer {Depth}: {b} rows but {caches.Count} caches");
-        var positions = caches.Select(c => c.Length).ToArray();
-        q = Rotary.ApplyAt(q, positions);                                   // (B, 1, hq, dq)
-        k = Rotary.ApplyAt(k, positions);                                   // (B, 1, hk, dk)
-        var rows = new Tensor[b];
-        for (int i = 0; i < b; i++)
-        {
-            var (keys, values) = caches[i].Append(k.narrow(0, i, 1).transpose(1, 2), v.narrow(0, i, 1).transpose(1, 2)); // (1, hk, S, dk), (1, hv, S, dv)
-            rows[i] = core(q.narrow(0, i, 1).transpose(1, 2), keys, values);                                        // (1, h, 1, w)
-        }
-        return cat(rows, 0);                                                // (B, h, 1, w)
+        if (q.shape[0] != cache.Count) throw new ArgumentException($"layer {Depth}: {q.shape[0]} rows but {cache.Count} sequences in the cache");
+        q = Rotary.ApplyAt(q, cache.Lengths);                               // (B, 1, hq, dq)
+        k = Rotary.ApplyAt(k, cache.Lengths);                               // (B, 1, hk, dk)
+        var (keys, values, mask) = cache.Append(Depth, k.transpose(1, 2), v.transpose(1, 2)); // (B, hk, S, dk), (B, hv, S, dv), (B, 1, 1, S)
+        return (q.transpose(1, 2), keys, values, mask);
     }
 
     /// <summary>

@@ -43,11 +43,11 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
         return o.MoveToOuterDisposeScope();
     }
 
-    /// <summary>One token for each of B independent sequences, x (B, 1, E): row b continues its own cache <paramref name="caches"/>[b] (see <see cref="AttentionModule.DecodeRows"/>).</summary>
-    public Tensor DecodeRows(Tensor x, IReadOnlyList<LayerKvCache> caches)
+    /// <summary>One token for each sequence of <paramref name="cache"/>, x (B, 1, E) (see <see cref="AttentionModule.DecodeBatch"/>).</summary>
+    public Tensor DecodeBatch(Tensor x, BatchKvCache cache)
     {
         using var scope = NewDisposeScope();
-        var y = x.add(attn.DecodeRows(attn_norm.forward(x), caches));  // (B, 1, E)
+        var y = x.add(attn.DecodeBatch(attn_norm.forward(x), cache));  // (B, 1, E)
         return y.add(ffn.forward(ffn_norm.forward(y))).MoveToOuterDisposeScope();
     }
 }

@@ -106,31 +106,36 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// One decode step for B independent sequences (continuous batching): tokens (B, 1) int64, row b the next token of
-    /// the sequence held by <paramref name="caches"/>[b] — a batch-1 cache of its own, without padding, of any length —
-    /// → logits (B, V). Embedding, norms, projections, FFN and head run on the batch; attention runs per row over the
-    /// row's own cache, so each row gets what a single-sequence step gives it, up to the rounding of batched matrix products.
+    /// One decode step for the B sequences of <paramref name="cache"/> (continuous batching): tokens (B, 1) int64, row b
+    /// the next token of slot b's sequence, → logits (B, V); each sequence is one position longer afterwards.
+    /// Everything runs on the batch, attention too (over the longest sequence's positions, each row's own hidden past
+    /// its end), so each row gets what a single-sequence step gives it up to the rounding of batched products.
     /// </summary>
-    public Tensor DecodeRows(Tensor tokens, IReadOnlyList<KvCache> caches)
+    public Tensor DecodeBatch(Tensor tokens, BatchKvCache cache)
     {
         using var scope = NewDisposeScope();
         CheckTokens(tokens);
-        if (tokens.shape[1] != 1 || caches.Count != tokens.shape[0])
-            throw new ArgumentException($"one token per sequence and one cache per row expected, got tokens [{string.Join(", ", tokens.shape)}] and {caches.Count} caches");
-        foreach (var c in caches)
+        if (tokens.shape[1] != 1 || cache.Count != tokens.shape[0])
+            throw new ArgumentException($"one token per sequence expected: tokens [{string.Join(", ", tokens.shape)}], {cache.Count} sequences in the cache");
+        if (cache.Layers != layers.Count) throw new ArgumentException($"the batch cache has {cache.Layers} layers, the model {layers.Count}");
+        cache.BeginStep();
+        try
         {
-            if (c.Count != layers.Count) throw new ArgumentException($"a KV cache has {c.Count} layers, the model {layers.Count}");
-            if (c.BatchSize is > 1 || c.LeftPadding is not null) throw new ArgumentException("each sequence needs a batch-1 cache of its own, without padding");
-            _ = c.Length;                                                            // throws when its layers disagree
+            var h = embed_tokens.forward(tokens);                                    // (B, 1, E)
+            foreach (var layer in layers) h = layer.DecodeBatch(h, cache);          // (B, 1, E)
+            var logits = Head(norm.forward(h)).select(1, 0);                         // (B, V)
+            cache.EndStep();
+            return logits.MoveToOuterDisposeScope();
         }
-        var h = embed_tokens.forward(tokens);                                        // (B, 1, E)
-        for (int i = 0; i < layers.Count; i++)
+        catch
         {
-            int layer = i;
-            h = layers[i].DecodeRows(h, caches.Select(c => c[layer]).ToArray());    // (B, 1, E)
+            cache.AbortStep();
+            throw;
         }
-        return Head(norm.forward(h)).select(1, 0).MoveToOuterDisposeScope();        // (B, V)
     }
+
+    /// <summary>An empty cache for a batch of independent sequences (<see cref="DecodeBatch"/>).</summary>
+    public BatchKvCache CreateBatchCache() => new(layers.Count);
 
     /// <summary>
     /// An empty KV cache for this model (one layer cache per block). <paramref name="capacity"/> positions are
