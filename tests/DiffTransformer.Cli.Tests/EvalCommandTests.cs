@@ -34,6 +34,45 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
+    public void EvalOutliersWritesItsReportAndAHistogramPerModel()
+    {
+        string model = SaveTinyModel();
+        string text = Path.Combine(root, "held-out.jsonl");
+        File.WriteAllText(text, "{\"body\": \"A held-out document, long enough for two windows of sixty-four tokens: it goes on and on and on, and then some more.\"}\n");
+        string outDir = Path.Combine(root, "out");
+        var run = CliRun.Of("eval", "outliers", text, "--field", "body", "-m", model, "--out", outDir, "--threads", "1");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains("## Attention logits |q·kᵀ/√d|", run.Stdout);
+        string json = File.ReadAllText(Path.Combine(outDir, "outliers.json"));
+        Assert.Contains("\"top100\"", json);
+        Assert.Contains("\"median_relative_error\"", json);
+        Assert.Contains("\"windows\": 2", json);
+        Assert.True(File.Exists(Path.Combine(outDir, "outliers-1-diff.png")));
+        var bad = CliRun.Of("eval", "outliers", text, "-m", model, "--out", outDir);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("held-out.jsonl:1: no field 'text'", Assert.Single(bad.ErrorLines));
+    }
+
+    [Fact]
+    public void EvalQuantWritesItsReportAndPlots()
+    {
+        string model = SaveTinyModel();
+        string text = Path.Combine(root, "held-out.txt");
+        File.WriteAllText(text, "A short held-out document, scored token by token.");
+        string outDir = Path.Combine(root, "out");
+        var run = CliRun.Of("eval", "quant", text, "-m", model, "--bits", "8", "4", "--granularity", "head", "--lengths", "64", "--settings", "1/1",
+                            "--depths", "0", "--samples", "1", "--needle", "{key}={value}.", "--question", "{key}?", "--out", outDir, "--threads", "1");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains("| full | 8 bits | 4 bits |", run.Stdout);
+        string json = File.ReadAllText(Path.Combine(outDir, "quant.json"));
+        Assert.Contains("\"granularity\": \"head\"", json);
+        Assert.True(File.Exists(Path.Combine(outDir, "quant-loss.png")) && File.Exists(Path.Combine(outDir, "quant-needle.png")));
+        var bad = CliRun.Of("eval", "quant", text, "-m", model, "--bits", "1", "--out", outDir);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Equal("error: --bits 1 is outside [2, 24]", Assert.Single(bad.ErrorLines));
+    }
+
+    [Fact]
     public void AMissingModelIsOneLine()
     {
         var run = CliRun.Of("eval", "needle", "-m", Path.Combine(root, "nosuch"), "--out", Path.Combine(root, "o"));

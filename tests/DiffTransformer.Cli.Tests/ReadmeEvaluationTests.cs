@@ -81,7 +81,7 @@ public sealed class ReadmeEvaluationTests : IDisposable
     {
         var commands = Commands(Readme(), "## Evaluating a model");
         Assert.Contains(commands, c => c.StartsWith("difft eval faithfulness", StringComparison.Ordinal));
-        foreach (var suite in new[] { "lm", "needle", "attention", "faithfulness" })
+        foreach (var suite in new[] { "lm", "needle", "attention", "faithfulness", "outliers", "quant" })
             Assert.Contains(commands, c => c.StartsWith($"difft eval {suite} ", StringComparison.Ordinal));
         // the working directory of a clone: the shipped corpus, and the model README's first command trains
         Directory.CreateDirectory("corpora");

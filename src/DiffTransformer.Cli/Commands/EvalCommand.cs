@@ -2,22 +2,24 @@ using System.CommandLine;
 using System.Globalization;
 using DiffTransformer.Cli.Common;
 using DiffTransformer.Evaluation;
-using DiffTransformer.Tasks.Needle;
+using DiffTransformer.Model;
 
 namespace DiffTransformer.Cli.Commands;
 
-/// <summary><c>difft eval lm|needle|attention|faithfulness</c>: thin shells over the library's suites (docs/EVALUATION.md).</summary>
+/// <summary><c>difft eval lm|needle|attention|faithfulness|outliers|quant</c>: thin shells over the library's suites (docs/EVALUATION.md).</summary>
 public static class EvalCommand
 {
     public static Command Create()
     {
         var cmd = new Command("eval", "Measure saved models: held-out loss (lm), multi-needle retrieval (needle), attention allocation (attention), " +
-                                      "contextual hallucination (faithfulness). " +
+                                      "contextual hallucination (faithfulness), activation outliers (outliers), low-bit attention logits (quant). " +
                                       "Each writes <out>/<suite>.json, <suite>.md and plots; docs/EVALUATION.md defines every figure.");
         cmd.Add(Lm());
         cmd.Add(NeedleSuite("needle", "Multi-needle retrieval: N needles in a haystack, R asked; accuracy per N/R, depth and length, wrong answers classified."));
         cmd.Add(NeedleSuite("attention", "Attention allocation on the needle documents: the answering position's share on the answer and on the haystack, per layer."));
         cmd.Add(Faithfulness());
+        cmd.Add(Outliers());
+        cmd.Add(Quant());
         return cmd;
     }
 
@@ -72,21 +74,13 @@ public static class EvalCommand
         var cmd = new Command("lm", "Held-out loss, perplexity and bits per byte on text files, folders, JSONL (--field) or a prepared dataset's split.");
         var common = new Common();
         common.AddTo(cmd);
-        var inputs = new Argument<string[]>("inputs") { Description = "Text files, folders, JSONL files, or one prepared dataset directory.", Arity = ArgumentArity.OneOrMore };
-        var field = new Option<string>("--field") { Description = "JSONL field holding the text.", DefaultValueFactory = _ => "text" };
-        var split = new Option<string>("--split") { Description = "Split of a prepared dataset: val or train.", DefaultValueFactory = _ => "val" };
-        var context = new Option<int?>("--context") { Description = "Tokens per window (default: each model's max_seq_len)." };
+        var text = new HeldOutTextOptions();
+        text.AddTo(cmd);
         var stride = new Option<int?>("--stride") { Description = "Window step (default: half the window)." };
-        var maxDocs = new Option<int>("--max-docs") { Description = "Score at most this many documents.", DefaultValueFactory = _ => int.MaxValue };
-        var batch = new Option<int>("--batch-size") { Description = "Windows per forward.", DefaultValueFactory = _ => 8 };
-        cmd.Add(inputs); cmd.Add(field); cmd.Add(split); cmd.Add(context); cmd.Add(stride); cmd.Add(maxDocs); cmd.Add(batch);
+        cmd.Add(stride);
         CliAction.Set(cmd, parse =>
         {
-            var options = new LmEvalOptions
-            {
-                Inputs = parse.GetValue(inputs)!, Field = parse.GetValue(field)!, Split = parse.GetValue(split)!, Context = parse.GetValue(context),
-                Stride = parse.GetValue(stride), MaxDocuments = parse.GetValue(maxDocs), BatchSize = parse.GetValue(batch),
-            };
+            var options = text.Build(parse, parse.GetValue(stride));
             return RunSuite(parse, common, "lm", models =>
             {
                 var r = LmEval.Run(models, options, Progress(parse));
@@ -96,31 +90,82 @@ public static class EvalCommand
         return cmd;
     }
 
+    private static Command Outliers()
+    {
+        var cmd = new Command("outliers",
+            "Activation outliers on held-out text (as eval lm reads it, in disjoint windows): top-1/2/3/10/100 and median of |attention logits| " +
+            "(DIFF: both maps) and |hidden states| (each layer's output), overall and per layer, top-1/median and kurtosis; a histogram per model.");
+        var common = new Common();
+        common.AddTo(cmd);
+        var text = new HeldOutTextOptions();
+        text.AddTo(cmd);
+        CliAction.Set(cmd, parse =>
+        {
+            var options = text.Build(parse);
+            return RunSuite(parse, common, "outliers", models =>
+            {
+                var r = OutlierEval.Run(models, options, Progress(parse));
+                return (options, r, r.ToMarkdown(), (Action<string>)(dir =>
+                {
+                    for (int i = 0; i < r.Models.Count; i++) OutlierPlot.Write(Path.Combine(dir, $"outliers-{i + 1}-{Arch(r.Models[i].Model)}.png"), r.Models[i]);
+                }));
+            });
+        });
+        return cmd;
+    }
+
+    private static Command Quant()
+    {
+        var cmd = new Command("quant",
+            "Low-bit attention logits: held-out loss (as eval lm) and needle accuracy (as eval needle) at full precision and with q·kᵀ/√d quantised " +
+            "before the softmax (symmetric, absmax scale) to each of --bits, per tensor and per head; plots against the bits.");
+        var common = new Common();
+        common.AddTo(cmd);
+        var text = new HeldOutTextOptions();
+        text.AddTo(cmd);
+        var needle = new NeedleGridOptions("--haystack-field");
+        needle.AddTo(cmd);
+        var bits = new Option<int[]>("--bits") { Description = "Bit widths of the attention logits (2 to 24).", DefaultValueFactory = _ => [16, 8, 6, 4], AllowMultipleArgumentsPerToken = true };
+        var granularity = new Option<string[]>("--granularity")
+        {
+            Description = "Scale groups: tensor (one scale for a sequence's maps in a layer), head (one per map).",
+            DefaultValueFactory = _ => ["tensor", "head"], AllowMultipleArgumentsPerToken = true,
+        };
+        granularity.AcceptOnlyFromAmong("tensor", "head");
+        cmd.Add(bits);
+        cmd.Add(granularity);
+        CliAction.Set(cmd, parse =>
+        {
+            var options = new QuantEvalOptions
+            {
+                Text = text.Build(parse), Needle = needle.Build(parse), Bits = parse.GetValue(bits)!,
+                Granularities = parse.GetValue(granularity)!.Select(g => Enum.Parse<QuantGranularity>(g, ignoreCase: true)).ToList(),
+            };
+            return RunSuite(parse, common, "quant", models =>
+            {
+                var r = QuantEval.Run(models, options, Progress(parse));
+                return (options, r, r.ToMarkdown(), (Action<string>)(dir =>
+                {
+                    QuantPlot.Write(Path.Combine(dir, "quant-loss.png"), r, "held-out loss (nats/token)", p => p.Loss);
+                    QuantPlot.Write(Path.Combine(dir, "quant-needle.png"), r, "needle accuracy", p => p.NeedleAccuracy);
+                }));
+            });
+        });
+        return cmd;
+    }
+
+    private static string Arch(EvalModelInfo m) => m.Arch.ToString().ToLowerInvariant();
+
     private static Command NeedleSuite(string suite, string description)
     {
         var cmd = new Command(suite, description);
         var common = new Common();
         common.AddTo(cmd);
-        var haystack = new Option<string[]>("--haystack") { Description = "Haystack text: files, folders or JSONL (default: generated filler).", AllowMultipleArgumentsPerToken = true };
-        var field = new Option<string>("--field") { Description = "JSONL field of the haystack.", DefaultValueFactory = _ => "text" };
-        var settings = new Option<string[]>("--settings") { Description = "N/R settings (N needles, R asked).", DefaultValueFactory = _ => ["1/1", "2/2", "4/2", "6/2"], AllowMultipleArgumentsPerToken = true };
-        var depths = new Option<double[]>("--depths") { Description = "Answer depths, 0 (start) to 1 (end).", DefaultValueFactory = _ => [0, 0.25, 0.5, 0.75, 1], AllowMultipleArgumentsPerToken = true };
-        var lengths = new Option<int[]>("--lengths") { Description = "Prompt lengths in tokens (default: a quarter, half and all of the shortest model context).", AllowMultipleArgumentsPerToken = true };
-        var samples = new Option<int>("--samples") { Description = "Documents per cell.", DefaultValueFactory = _ => 5 };
-        var seed = new Option<long>("--seed") { Description = "Seed of the documents.", DefaultValueFactory = _ => 1 };
-        var digits = new Option<int>("--digits") { Description = "Digits of each magic number.", DefaultValueFactory = _ => 3 };
-        var needle = new Option<string>("--needle") { Description = "Needle template with {key} and {value}.", DefaultValueFactory = _ => new NeedleTemplate().Needle };
-        var question = new Option<string>("--question") { Description = "Question template with {key}.", DefaultValueFactory = _ => new NeedleTemplate().Question };
-        foreach (var o in new Option[] { haystack, field, settings, depths, lengths, samples, seed, digits, needle, question }) cmd.Add(o);
+        var grid = new NeedleGridOptions();
+        grid.AddTo(cmd);
         CliAction.Set(cmd, parse =>
         {
-            var options = new NeedleEvalOptions
-            {
-                Haystack = parse.GetValue(haystack) ?? [], HaystackField = parse.GetValue(field)!,
-                Settings = parse.GetValue(settings)!.Select(NeedleSetting.Parse).ToList(), Depths = parse.GetValue(depths)!,
-                Lengths = parse.GetValue(lengths) is { Length: > 0 } l ? l : null, Samples = parse.GetValue(samples), Seed = parse.GetValue(seed),
-                Task = new NeedleTaskOptions { ValueDigits = parse.GetValue(digits), Template = new NeedleTemplate { Needle = parse.GetValue(needle)!, Question = parse.GetValue(question)! } },
-            };
+            var options = grid.Build(parse);
             return RunSuite(parse, common, suite, models =>
             {
                 if (suite == "needle")
@@ -129,7 +174,7 @@ public static class EvalCommand
                     return (options, (object)r, r.ToMarkdown(), (Action<string>)(dir =>
                     {
                         for (int i = 0; i < r.Models.Count; i++)
-                            NeedlePlot.Write(Path.Combine(dir, $"needle-{i + 1}-{r.Models[i].Model.Arch.ToString().ToLowerInvariant()}.png"), r.Models[i], r.Lengths, r.Depths);
+                            NeedlePlot.Write(Path.Combine(dir, $"needle-{i + 1}-{Arch(r.Models[i].Model)}.png"), r.Models[i], r.Lengths, r.Depths);
                     }));
                 }
                 var a = AttentionEval.Run(models, options, Progress(parse));

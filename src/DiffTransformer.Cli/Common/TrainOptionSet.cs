@@ -1,4 +1,5 @@
 using System.CommandLine;
+using DiffTransformer.Data;
 using DiffTransformer.Tasks;
 using DiffTransformer.Training;
 
@@ -24,6 +25,12 @@ public sealed class TrainOptionSet
         HelpName = "files", AllowMultipleArgumentsPerToken = true,
     };
     public Option<string> HaystackField { get; } = new("--haystack-field") { Description = "JSONL field of the haystack (default text).", HelpName = "name" };
+    public Option<string> Windows { get; } = new("--windows")
+    {
+        Description = "Where training windows start: documents (at a document boundary; the default for the needle and facts tasks) or " +
+                      "uniform (at any token; the default for everything else).",
+        HelpName = "documents|uniform",
+    };
     public Option<int> BatchSize { get; } = new("--batch-size", "-b") { Description = $"Rows per micro-batch (default {Defaults.BatchSize}).", HelpName = "n" };
     public Option<int> SeqLen { get; } = new("--seq-len", "-t") { Description = $"Tokens per row (default {Defaults.SeqLen}).", HelpName = "n" };
     public Option<long> TokensPerStep { get; } = new("--tokens-per-step") { Description = "Tokens per optimizer step; a multiple of batch·seq-len (gradient accumulation). Default: one micro-batch.", HelpName = "n" };
@@ -46,12 +53,13 @@ public sealed class TrainOptionSet
     {
         Schedule.AcceptOnlyFromAmong("cosine", "linear", "constant");
         Task.AcceptOnlyFromAmong("recall", "needle", "facts");
+        Windows.AcceptOnlyFromAmong("documents", "uniform");
     }
 
     public void AddTo(Command cmd)
     {
         Model.AddTo(cmd);
-        foreach (Option o in new Option[] { Data, Task, Haystack, HaystackField, BatchSize, SeqLen, TokensPerStep, Steps, Lr, MinLrRatio, Warmup, Schedule, Beta1, Beta2,
+        foreach (Option o in new Option[] { Data, Task, Haystack, HaystackField, Windows, BatchSize, SeqLen, TokensPerStep, Steps, Lr, MinLrRatio, Warmup, Schedule, Beta1, Beta2,
                      WeightDecay, GradClip, Seed, EvalInterval, EvalBatches, CheckpointInterval, KeepCheckpoints })
             cmd.Add(o);
         Runtime.AddTo(cmd);
@@ -74,6 +82,7 @@ public sealed class TrainOptionSet
         if (p.Given(Task)) b = b with { Task = Enum.Parse<BuiltinTaskKind>(p.GetValue(Task)!, ignoreCase: true) };
         if (p.Given(Haystack)) b = b with { Haystack = p.GetValue(Haystack) ?? [] };
         if (p.Given(HaystackField)) b = b with { HaystackField = p.GetValue(HaystackField)! };
+        if (p.Given(Windows)) b = b with { Windows = Enum.Parse<WindowSampling>(p.GetValue(Windows)!, ignoreCase: true) };
         if (p.Given(BatchSize)) b = b with { BatchSize = p.GetValue(BatchSize) };
         if (p.Given(SeqLen)) b = b with { SeqLen = p.GetValue(SeqLen) };
         if (p.Given(TokensPerStep)) b = b with { TokensPerStep = p.GetValue(TokensPerStep) };

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DiffTransformer.Kernels;
 using DiffTransformer.Model;
 using DiffTransformer.Training;
 using static TorchSharp.torch;
@@ -54,7 +55,7 @@ public static class StepProfile
         Add("inside attention", "DIFF core, 2 SDPA calls + combine", layers, () => Backward(() => DifferentialCore.Fused(T(q), T(k), T(v), Grad(lambda))));
         Add("inside attention", "baseline core, SDPA", layers, () => Backward(() => StandardCore.Fused(T(q), T(k), T(vBase))));
         Add("inside attention", "baseline core, blocked", layers, () => Backward(() => StandardCore.Blocked(Grad(q), Grad(k), Grad(vBase))));
-        Add("inside attention", "DIFF per-head RMSNorm + (1 − λinit)", layers, () => Backward(() => subln.forward(Grad(v)).mul(0.8)));
+        Add("inside attention", "DIFF per-head RMSNorm + (1 − λinit)", layers, () => Backward(() => subln.forward(Grad(v)).mul(Scalars.Of(0.8))));
         Add("block", "SwiGLU", layers, () => Backward(() => ffn.forward(Grad(x))));
         Add("block", "RMSNorm (×2 per layer, +1)", 2 * layers + 1, () => Backward(() => norm.forward(Grad(x))));
         Add("block", "residual add (×2 per layer)", 2 * layers, () => Backward(() => Grad(x).add(Grad(x))));

@@ -17,39 +17,54 @@ public static class LmEval
     /// <summary>Scores every model on the documents of <paramref name="options"/>.</summary>
     public static LmEvalResult Run(IReadOnlyList<EvalModel> models, LmEvalOptions options, IProgress<string>? progress = null, CancellationToken cancel = default)
     {
-        if (models.Count == 0) throw new ArgumentException("no models to evaluate");
-        if (options.BatchSize < 1) throw new ArgumentException($"--batch-size must be at least 1, got {options.BatchSize}");
-        if (options.MaxDocuments < 1) throw new ArgumentException($"--max-docs must be at least 1, got {options.MaxDocuments}");
-        foreach (var m in models) Window(m, options);                     // refuse bad windows before reading anything
-        var documents = ReadDocuments(options, out string source);
+        var documents = CheckAndRead(models, options, out string source);
         var scores = new List<LmModelScore>();
-        var clock = Stopwatch.StartNew();
         for (int mi = 0; mi < models.Count; mi++)
         {
             var m = models[mi];
-            var (context, stride) = Window(m, options);
-            var perDoc = new List<LmDocumentScore>();
-            double seconds = 0;
-            var lastReport = TimeSpan.Zero;
-            for (int di = 0; di < documents.Count; di++)
-            {
-                cancel.ThrowIfCancellationRequested();
-                var doc = documents[di];
-                var tokens = m.Tokenizer.Encode(doc.Text);
-                var watch = Stopwatch.StartNew();
-                double nats = ScoreTokens(m.Model, m.Tokenizer.EndOfText, tokens, context, stride, options.BatchSize);
-                seconds += watch.Elapsed.TotalSeconds;
-                perDoc.Add(new LmDocumentScore(doc.Source, tokens.Length, System.Text.Encoding.UTF8.GetByteCount(doc.Text), nats));
-                if (progress is not null && (clock.Elapsed - lastReport).TotalSeconds >= 2)
-                {
-                    lastReport = clock.Elapsed;
-                    long done = perDoc.Sum(d => d.Tokens);
-                    progress.Report($"model {mi + 1}/{models.Count} {m.Label}: document {di + 1}/{documents.Count}, {done:N0} tokens, {done / Math.Max(seconds, 1e-9):N0} tokens/s");
-                }
-            }
-            scores.Add(new LmModelScore(m.Info, context, stride, perDoc.Sum(d => d.Tokens), perDoc.Sum(d => d.Bytes), perDoc.Sum(d => d.Nats), seconds, perDoc));
+            scores.Add(Score(m, documents, options, progress is null ? null : s => progress.Report($"model {mi + 1}/{models.Count} {m.Label}: {s}"), cancel));
         }
         return new LmEvalResult(source, documents.Count, scores);
+    }
+
+    /// <summary>One model's score on <paramref name="documents"/> (checked options, as <see cref="CheckAndRead"/> leaves them).</summary>
+    public static LmModelScore Score(EvalModel m, IReadOnlyList<TextDocument> documents, LmEvalOptions options, Action<string>? progress = null, CancellationToken cancel = default)
+    {
+        var (context, stride) = Window(m, options);
+        var perDoc = new List<LmDocumentScore>();
+        double seconds = 0;
+        var clock = Stopwatch.StartNew();
+        var lastReport = TimeSpan.Zero;
+        for (int di = 0; di < documents.Count; di++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var doc = documents[di];
+            var tokens = m.Tokenizer.Encode(doc.Text);
+            var watch = Stopwatch.StartNew();
+            double nats = ScoreTokens(m.Model, m.Tokenizer.EndOfText, tokens, context, stride, options.BatchSize);
+            seconds += watch.Elapsed.TotalSeconds;
+            perDoc.Add(new LmDocumentScore(doc.Source, tokens.Length, System.Text.Encoding.UTF8.GetByteCount(doc.Text), nats));
+            if (progress is not null && (clock.Elapsed - lastReport).TotalSeconds >= 2)
+            {
+                lastReport = clock.Elapsed;
+                long done = perDoc.Sum(d => d.Tokens);
+                progress($"document {di + 1}/{documents.Count}, {done:N0} tokens, {done / Math.Max(seconds, 1e-9):N0} tokens/s");
+            }
+        }
+        return new LmModelScore(m.Info, context, stride, perDoc.Sum(d => d.Tokens), perDoc.Sum(d => d.Bytes), perDoc.Sum(d => d.Nats), seconds, perDoc);
+    }
+
+    /// <summary>
+    /// Checks the options against the models (batch size, document count, every model's window) before anything is read,
+    /// then reads the documents (<see cref="ReadDocuments"/>).
+    /// </summary>
+    public static IReadOnlyList<TextDocument> CheckAndRead(IReadOnlyList<EvalModel> models, LmEvalOptions options, out string source)
+    {
+        if (models.Count == 0) throw new ArgumentException("no models to evaluate");
+        if (options.BatchSize < 1) throw new ArgumentException($"--batch-size must be at least 1, got {options.BatchSize}");
+        if (options.MaxDocuments < 1) throw new ArgumentException($"--max-docs must be at least 1, got {options.MaxDocuments}");
+        foreach (var m in models) Window(m, options);
+        return ReadDocuments(options, out source);
     }
 
     /// <summary>The window and stride for <paramref name="model"/>, checked against its context.</summary>

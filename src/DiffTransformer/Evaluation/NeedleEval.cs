@@ -19,30 +19,38 @@ public static class NeedleEval
         var lengths = Check(models, options);
         var haystack = NeedleDataset.OpenHaystack(options.Haystack, options.HaystackField, options.Seed);
 
+        var scores = new List<NeedleModelScore>();
+        for (int mi = 0; mi < models.Count; mi++)
+        {
+            var m = models[mi];
+            scores.Add(Score(m, haystack, options, lengths, progress is null ? null : s => progress.Report($"model {mi + 1}/{models.Count} {m.Label}: {s}"), cancel));
+        }
+        return new NeedleEvalResult(haystack.Source, lengths, options.Settings.Select(s => s.ToString()).ToList(), options.Depths, options.Samples, scores);
+    }
+
+    /// <summary>One model over the grid of <paramref name="lengths"/> (as <see cref="Check"/> returns them) with the given haystack.</summary>
+    public static NeedleModelScore Score(EvalModel m, Haystack haystack, NeedleEvalOptions options, IReadOnlyList<int> lengths,
+        Action<string>? progress = null, CancellationToken cancel = default)
+    {
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         int totalCells = lengths.Count * options.Settings.Count * options.Depths.Count, cellsDone = 0;
-        var scores = new List<NeedleModelScore>();
-        foreach (var m in models)
+        var cells = new List<NeedleCell>();
+        var answers = new List<NeedleAnswer>();
+        foreach (var gridCell in NeedleGridCell.All(lengths, options))
         {
-            var cells = new List<NeedleCell>();
-            var answers = new List<NeedleAnswer>();
-            foreach (var gridCell in NeedleGridCell.All(lengths, options))
+            cancel.ThrowIfCancellationRequested();
+            var (cell, cellAnswers) = RunCell(m, haystack, options, gridCell);
+            cells.Add(cell);
+            answers.AddRange(cellAnswers);
+            cellsDone++;
+            if (progress is not null && (clock.Elapsed - lastReport).TotalSeconds >= 2)
             {
-                cancel.ThrowIfCancellationRequested();
-                var (cell, cellAnswers) = RunCell(m, haystack, options, gridCell);
-                cells.Add(cell);
-                answers.AddRange(cellAnswers);
-                cellsDone++;
-                if (progress is not null && (clock.Elapsed - lastReport).TotalSeconds >= 2)
-                {
-                    lastReport = clock.Elapsed;
-                    progress.Report($"{m.Label}: cell {cellsDone}/{totalCells * models.Count} ({gridCell}), {clock.Elapsed.TotalSeconds:F0} s");
-                }
+                lastReport = clock.Elapsed;
+                progress($"cell {cellsDone}/{totalCells} ({gridCell}), {clock.Elapsed.TotalSeconds:F0} s");
             }
-            scores.Add(new NeedleModelScore(m.Info, cells, answers));
         }
-        return new NeedleEvalResult(haystack.Source, lengths, options.Settings.Select(s => s.ToString()).ToList(), options.Depths, options.Samples, scores);
+        return new NeedleModelScore(m.Info, cells, answers);
     }
 
     /// <summary>

@@ -228,7 +228,8 @@ public static class BlockedAttention
             Handed.ReleasePrevious();
             using var scope = NewDisposeScope();
             var (dq, dk, dv, dl) = RunSavedBackward(ctx, gradOutput, (float)ctx.get_data("lambda"));
-            var dLambda = full((long[])ctx.get_data("lambda_shape"), (float)dl, dtype: ScalarType.Float32);
+            using var dl32 = ((float)dl).ToScalar();                     // held to the end (Scalars.cs says why)
+            var dLambda = full((long[])ctx.get_data("lambda_shape"), dl32, dtype: ScalarType.Float32);
             return [Handed.Keep(dq), Handed.Keep(dk), Handed.Keep(dv), Handed.Keep(dLambda)];
         }
     }

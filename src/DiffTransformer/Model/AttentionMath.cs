@@ -1,5 +1,6 @@
-using static TorchSharp.torch;
+using DiffTransformer.Kernels;
 using F = TorchSharp.torch.nn.functional;
+using static TorchSharp.torch;
 
 namespace DiffTransformer.Model;
 
@@ -22,13 +23,22 @@ internal static class AttentionMath
     {
         using var scope = NewDisposeScope();
         var mask = hiddenMask ?? FutureMask(logits.shape[^2], logits.shape[^1], logits.device);
-        var probs = logits.masked_fill(mask, float.NegativeInfinity).softmax(-1, ScalarType.Float32).to_type(logits.dtype);
+        var probs = logits.masked_fill(mask, Scalars.Of(float.NegativeInfinity)).softmax(-1, ScalarType.Float32).to_type(logits.dtype);
         return probs.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The logits quantised under the causal rule or <paramref name="hiddenMask"/>; unchanged without <paramref name="quantization"/>.</summary>
+    public static Tensor Quantize(Tensor logits, Tensor? hiddenMask, LogitQuantization? quantization)
+    {
+        if (quantization is null) return logits;
+        using var scope = NewDisposeScope();
+        var hidden = hiddenMask ?? FutureMask(logits.shape[^2], logits.shape[^1], logits.device);
+        return quantization.Apply(logits, hidden).MoveToOuterDisposeScope();
     }
 
     /// <summary>Logits with hidden positions set to −∞ (what a capture records).</summary>
     public static Tensor MaskLogits(Tensor logits, Tensor? hiddenMask) =>
-        logits.masked_fill(hiddenMask ?? FutureMask(logits.shape[^2], logits.shape[^1], logits.device), float.NegativeInfinity);
+        logits.masked_fill(hiddenMask ?? FutureMask(logits.shape[^2], logits.shape[^1], logits.device), Scalars.Of(float.NegativeInfinity));
 
     /// <summary>
     /// scaled_dot_product_attention of q (…, T, d) over k, v (…, S, ·) under the bottom-right causal rule: no mask for

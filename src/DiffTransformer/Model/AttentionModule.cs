@@ -23,6 +23,12 @@ public abstract class AttentionModule : nn.Module<Tensor, Tensor>
     /// <summary>Explicit, fused or blocked core. A forward that is asked for maps always runs the explicit core.</summary>
     public AttentionKernel Kernel { get; set; } = AttentionKernel.Blocked;
 
+    /// <summary>
+    /// Quantisation of the attention logits before the softmax (<see cref="LogitQuantization"/>); null (the default):
+    /// full precision, the forward untouched. When set, every forward runs the explicit core, whatever the kernel.
+    /// </summary>
+    public LogitQuantization? Quantization { get; set; }
+
     /// <summary>Number of softmax maps per token row: 2H for both architectures.</summary>
     public abstract int NumMaps { get; }
 
@@ -59,12 +65,17 @@ public abstract class AttentionModule : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Whether this forward runs the blocked kernel: chosen, no maps wanted, CPU float32 with SIMD-sized head widths,
+    /// Whether this forward runs the explicit core: chosen, asked for maps, or quantising the logits.
+    /// </summary>
+    protected bool UsesExplicitCore(bool wantMaps) => Kernel == AttentionKernel.Explicit || wantMaps || Quantization is not null;
+
+    /// <summary>
+    /// Whether this forward runs the blocked kernel: chosen, no maps wanted, no quantisation, CPU float32 with SIMD-sized head widths,
     /// and not a case the other paths serve better or the kernel does not cover (single-token decoding over a cache,
     /// left-padded batches).
     /// </summary>
     protected bool UsesBlockedKernel(Tensor x, long t, LayerKvCache? cache, bool wantMaps, int headDim, int valueDim) =>
-        Kernel == AttentionKernel.Blocked && !wantMaps && !(t == 1 && cache is not null) && cache?.Owner.LeftPadding is null
+        Kernel == AttentionKernel.Blocked && !UsesExplicitCore(wantMaps) && !(t == 1 && cache is not null) && cache?.Owner.LeftPadding is null
         && Kernels.BlockedAttention.Supports(x.device_type, x.dtype, headDim, valueDim);
 
     /// <summary>Refuses a cache whose length is not the position of the first new token.</summary>

@@ -1,3 +1,5 @@
+using DiffTransformer.Kernels;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiffTransformer.Model;
@@ -118,8 +120,9 @@ public sealed class BatchKvCache : IDisposable
         for (int l = 0; l < numLayers; l++) Reserve(l, keys[l]!, values[l]!, Count, s);
         using (NewDisposeScope())
         {
+            using var end = s.ToScalar();
             var pos = tensor(lengths.ToArray(), dtype: ScalarType.Int64, device: device);                     // (B)
-            var mask = arange(0, s, dtype: ScalarType.Int64, device: device).view(1, s).gt(pos.view(-1, 1)); // (B, S)
+            var mask = arange(Scalars.Of(0L), end, dtype: ScalarType.Int64, device: device).view(1, s).gt(pos.view(-1, 1)); // (B, S)
             stepPositions = pos.DetachFromDisposeScope();
             stepMask = mask.view(Count, 1, 1, s).DetachFromDisposeScope();
         }

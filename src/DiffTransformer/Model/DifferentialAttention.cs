@@ -1,3 +1,4 @@
+using DiffTransformer.Kernels;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -84,7 +85,7 @@ public sealed class DifferentialAttention : AttentionModule
         using var scope = NewDisposeScope();
         var l1 = lambda_q1.mul(lambda_k1).sum().to_type(ScalarType.Float32).exp();
         var l2 = lambda_q2.mul(lambda_k2).sum().to_type(ScalarType.Float32).exp();
-        return l1.sub(l2).add(LambdaInit).MoveToOuterDisposeScope();
+        return l1.sub(l2).add(Scalars.Of(LambdaInit)).MoveToOuterDisposeScope();
     }
 
     public override Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null)
@@ -108,7 +109,7 @@ public sealed class DifferentialAttention : AttentionModule
             // The projections' (B, T, heads, width) layout is the kernel's: no transposes on either side.
             (k, v) = AppendProjected(cache, k, v);                       // (B, S, 2Hkv, d), (B, S, Hkv, 2d)
             var core = DifferentialCore.Blocked(q, k, v, lambdaFull);    // (B, T, H, 2d)
-            attn = subln.forward(core).mul(1 - LambdaInit).reshape(b, t, h * 2 * d);
+            attn = subln.forward(core).mul(Scalars.Of(1 - LambdaInit)).reshape(b, t, h * 2 * d);
         }
         else
         {
@@ -118,15 +119,15 @@ public sealed class DifferentialAttention : AttentionModule
             if (cache is not null) (k, v) = cache.Append(k, v);        // (B, 2Hkv, S, d), (B, Hkv, S, 2d): cached prefix + new
             var hiddenMask = cache?.Owner.HiddenMask(startPos, t, k.shape[2], x.device); // (B, 1, T, S) when rows are left-padded, else null
             Tensor core;                                                // (B, H, T, 2d)
-            if (Kernel == AttentionKernel.Explicit || wantMaps)
+            if (UsesExplicitCore(wantMaps))
             {
-                var e = DifferentialCore.Explicit(q, k, v, lambdaFull, hiddenMask);
+                var e = DifferentialCore.Explicit(q, k, v, lambdaFull, hiddenMask, Quantization);
                 if (wantMaps) capture!.Record(Depth, Architecture.Diff, e.Logits, e.Probs, e.Differential, lambdaFull.item<float>());
                 core = e.Output;
             }
             else if (t == 1 && cache is not null) core = DifferentialCore.Decode(q, k, v, lambdaFull, hiddenMask);
             else core = DifferentialCore.Fused(q, k, v, lambdaFull, hiddenMask);
-            core = subln.forward(core).mul(1 - LambdaInit);             // (B, H, T, 2d)
+            core = subln.forward(core).mul(Scalars.Of(1 - LambdaInit)); // (B, H, T, 2d)
             attn = core.transpose(1, 2).reshape(b, t, h * 2 * d);       // (B, T, E)
         }
         return out_proj.forward(attn).MoveToOuterDisposeScope();        // (B, T, E)
@@ -140,7 +141,7 @@ public sealed class DifferentialAttention : AttentionModule
         var (q, k, v, mask) = DecodeBatchInputs(q_proj.forward(x).view(b, 1, 2 * h, d), k_proj.forward(x).view(b, 1, 2 * hkv, d),
                                                 v_proj.forward(x).view(b, 1, hkv, 2 * d), cache);
         var core = DifferentialCore.Decode(q, k, v, LambdaFull().to_type(x.dtype), mask); // (B, H, 1, 2d)
-        core = subln.forward(core).mul(1 - LambdaInit);                 // (B, H, 1, 2d)
+        core = subln.forward(core).mul(Scalars.Of(1 - LambdaInit));     // (B, H, 1, 2d)
         return out_proj.forward(core.transpose(1, 2).reshape(b, 1, h * 2 * d)).MoveToOuterDisposeScope(); // (B, 1, E)
     }
 }

@@ -1,6 +1,6 @@
 using DiffTransformer.Kernels;
-using static TorchSharp.torch;
 using static DiffTransformer.Model.AttentionMath;
+using static TorchSharp.torch;
 
 namespace DiffTransformer.Model;
 
@@ -20,15 +20,16 @@ public static class DifferentialCore
 {
     /// <summary>
     /// Materialises both maps: q (B, 2H, T, d), k (B, 2Hkv, S, d), v (B, Hkv, S, 2d) → output (B, H, T, 2d) with the
-    /// logits, maps and differential map it went through.
+    /// logits, maps and differential map it went through. With <paramref name="quantization"/>, the logits are quantised
+    /// before the softmax (and recorded quantised).
     /// </summary>
-    public static ExplicitAttention Explicit(Tensor q, Tensor k, Tensor v, Tensor lambda, Tensor? hiddenMask = null)
+    public static ExplicitAttention Explicit(Tensor q, Tensor k, Tensor v, Tensor lambda, Tensor? hiddenMask = null, LogitQuantization? quantization = null)
     {
         using var scope = NewDisposeScope();
         var (b, h, nRep, t, s, d) = Shape(q, k);
         var kx = RepeatKv(k.view(b, h / nRep, 2, s, d), nRep);           // (B, 2H, S, d): sub-head (h, i) reads (h / n_rep, i)
         var vx = RepeatKv(v.unsqueeze(2), nRep);                          // (B, H, S, 2d)
-        var logits = q.mul(1.0 / Math.Sqrt(d)).matmul(kx.transpose(-1, -2)); // (B, 2H, T, S)
+        var logits = Quantize(q.mul(Scalars.Of(1.0 / Math.Sqrt(d))).matmul(kx.transpose(-1, -2)), hiddenMask, quantization); // (B, 2H, T, S)
         var probs = MaskedSoftmax(logits, hiddenMask);                    // (B, 2H, T, S)
         var pairs = probs.view(b, h, 2, t, s);                            // (B, H, 2, T, S)
         var diff = pairs.select(2, 0).sub(pairs.select(2, 1).mul(lambda)); // (B, H, T, S): A1 − λ·A2
@@ -70,8 +71,8 @@ public static class DifferentialCore
         long hkv = h / nRep;
         var qg = q.reshape(b, hkv, nRep, 2, d).transpose(2, 3);           // (B, Hkv, 2, n_rep, d): head g·n_rep + r, sub-head i
         var kg = k.view(b, hkv, 2, s, d);                                 // (B, Hkv, 2, S, d)
-        var logits = qg.mul(1.0 / Math.Sqrt(d)).matmul(kg.transpose(-1, -2)); // (B, Hkv, 2, n_rep, S)
-        if (hiddenMask is not null) logits = logits.masked_fill(hiddenMask.view(b, 1, 1, 1, s), float.NegativeInfinity);
+        var logits = qg.mul(Scalars.Of(1.0 / Math.Sqrt(d))).matmul(kg.transpose(-1, -2)); // (B, Hkv, 2, n_rep, S)
+        if (hiddenMask is not null) logits = logits.masked_fill(hiddenMask.view(b, 1, 1, 1, s), Scalars.Of(float.NegativeInfinity));
         var probs = logits.softmax(-1, ScalarType.Float32).to_type(q.dtype); // (B, Hkv, 2, n_rep, S)
         var diff = probs.select(2, 0).sub(probs.select(2, 1).mul(lambda)); // (B, Hkv, n_rep, S): A1 − λ·A2
         var o = diff.matmul(v);                                           // (B, Hkv, n_rep, 2d)

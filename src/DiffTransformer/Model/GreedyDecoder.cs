@@ -2,7 +2,11 @@ using static TorchSharp.torch;
 
 namespace DiffTransformer.Model;
 
-/// <summary>Greedy decoding of token prompts in batches, over the KV cache (prompts of one length share a batch, no padding).</summary>
+/// <summary>
+/// Greedy decoding of token prompts in batches, over the KV cache (prompts of one length share a batch, no padding);
+/// a model whose logits are quantised (<see cref="LanguageModel.Quantization"/>) recomputes the whole sequence for every
+/// token instead, so that each quantised forward sees whole sequences, as in scoring.
+/// </summary>
 public static class GreedyDecoder
 {
     /// <summary>The <paramref name="maxNew"/> most likely next tokens of each prompt, chosen one at a time.</summary>
@@ -34,18 +38,19 @@ public static class GreedyDecoder
         try
         {
             using var _ = no_grad();
-            using var cache = model.CreateCache(t + maxNew);
+            using var cache = model.Quantization is null ? model.CreateCache(t + maxNew) : null;
             var flat = prompts.SelectMany(p => p.Select(x => (long)x)).ToArray();
             Tensor input = tensor(flat, [b, t]);
             for (int step = 0; step < maxNew; step++)
             {
                 using var scope = NewDisposeScope();
-                var logits = model.Forward(input, cache);                                   // (B, T, V)
+                var logits = cache is null ? model.Forward(input) : model.Forward(input, cache); // (B, T, V)
                 var next = logits.select(1, logits.shape[1] - 1).argmax(-1);                // (B)
                 var values = next.data<long>().ToArray();
                 for (int i = 0; i < b; i++) outs[i][step] = (int)values[i];
+                var following = cache is null ? cat([input, next.view(b, 1)], 1) : next.view(b, 1); // the whole sequence, or the new token
                 input.Dispose();
-                input = next.view(b, 1).DetachFromDisposeScope();
+                input = following.DetachFromDisposeScope();
             }
             input.Dispose();
             return outs;

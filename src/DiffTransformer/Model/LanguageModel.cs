@@ -28,7 +28,7 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     public LanguageModel(ModelConfig config) : base(nameof(LanguageModel))
     {
         Config = config.Validate();
-        config.CheckFits(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
+        config.CheckFitsMemory();
         // the rotary tables grow on demand: sizing them by max_seq_len up front would allocate 2·max_seq_len·d floats
         // before the first token (128 GB for max_seq_len 1e9), so start at what a long prompt needs at most
         Rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, Math.Min(config.MaxSeqLen, 8192));
@@ -49,6 +49,18 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     {
         get => layers.Count > 0 ? layers[0].Attention.Kernel : AttentionKernel.Blocked;
         set { foreach (var l in layers) l.Attention.Kernel = value; }
+    }
+
+    /// <summary>
+    /// The attention-logit quantisation of every layer (<see cref="LogitQuantization"/>); null, the default, is full
+    /// precision and leaves the forward untouched. While it is set the layers run the explicit core, and
+    /// <see cref="GreedyDecoder"/> recomputes whole sequences instead of decoding over a KV cache, so that every
+    /// quantised forward sees a whole sequence.
+    /// </summary>
+    public LogitQuantization? Quantization
+    {
+        get => layers.Count > 0 ? layers[0].Attention.Quantization : null;
+        set { foreach (var l in layers) l.Attention.Quantization = value; }
     }
 
     /// <summary>
@@ -101,7 +113,10 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
         }
         var h = embed_tokens.forward(tokens);                                        // (B, T, E)
         for (int i = 0; i < layers.Count; i++)
+        {
             h = layers[i].Forward(h, startPos, capture, cache?[i]);                  // (B, T, E)
+            capture?.RecordLayerOutput(i, h);
+        }
         return norm.forward(h).MoveToOuterDisposeScope();                            // (B, T, E)
     }
 

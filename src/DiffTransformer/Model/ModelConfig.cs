@@ -100,7 +100,10 @@ public sealed record ModelConfig
     public string ToJson() => Json.Serialize(this);
 
     /// <summary>Parses and validates; <paramref name="source"/> names the origin in error messages.</summary>
-    public static ModelConfig FromJson(string json, string source = "config")
+    public static ModelConfig FromJson(string json, string source = "config") => Parse(json, source).ValidateIn(source);
+
+    /// <summary>Parses without validating (gaps filled with defaults); a malformed or empty text is refused naming <paramref name="source"/>.</summary>
+    private static ModelConfig Parse(string json, string source)
     {
         ModelConfig? cfg;
         try
@@ -111,10 +114,15 @@ public sealed record ModelConfig
         {
             throw new ConfigException(e.Message);
         }
-        if (cfg is null) throw new ConfigException($"{source}: empty configuration");
+        return cfg ?? throw new ConfigException($"{source}: empty configuration");
+    }
+
+    /// <summary><see cref="Validate"/>, its message prefixed with <paramref name="source"/>.</summary>
+    private ModelConfig ValidateIn(string source)
+    {
         try
         {
-            return cfg.Validate();
+            return Validate();
         }
         catch (ConfigException e)
         {
@@ -162,17 +170,19 @@ public sealed record ModelConfig
     /// <summary>
     /// Reads a config file. Unlike <see cref="FromJson"/> (which fills gaps with defaults, for overrides and embedded
     /// copies), a file must name every field but <see cref="OptionalFields"/>: a missing max_seq_len silently becoming
-    /// 256 would disagree with the weights it describes. The message names the file and every missing field.
+    /// 256 would disagree with the weights it describes. The message names the file and every missing field. Missing
+    /// fields are reported before the configuration is validated: the defaults that fill them could otherwise make a
+    /// constraint fail (an odd head dim, say) and the message would blame a field the file never set.
     /// </summary>
     public static ModelConfig Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"config file not found: {path}", path);
         string json = File.ReadAllText(path);
-        var config = FromJson(json, path);
+        var config = Parse(json, path);                                          // well-formed JSON first, so the next line can read it
         var missing = Json.MissingMembers(json, new ModelConfig(), OptionalFields);
         if (missing.Count > 0)
             throw new ConfigException($"{path}: missing {string.Join(", ", missing)}; a config file names every field (`difft info --preset tiny --json` prints a complete one)");
-        return config;
+        return config.ValidateIn(path);
     }
 
     /// <summary>
@@ -189,6 +199,9 @@ public sealed record ModelConfig
             throw new ConfigException($"the model needs {bytes / (1L << 30):N1} GiB for its {parameters:N0} parameters alone (vocab_size {VocabSize}, embed_dim {EmbedDim}, " +
                                       $"num_layers {NumLayers}, ffn {FfnHidden}), more than the {availableBytes / (double)(1L << 30):N1} GiB of memory available");
     }
+
+    /// <summary><see cref="CheckFits"/> against the memory this process may use (the GC's view of the machine or container).</summary>
+    public void CheckFitsMemory() => CheckFits(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
 
     public void Save(string path) => Json.Write(path, this);
 }

@@ -85,8 +85,8 @@ public static class ModelStore
         var model = new LanguageModel(config);
         try
         {
-            ModuleWeights.Load(model, weights, strict: true);                       // shapes and keys first: its messages name the key
-            CheckAgainstWeights(config, Path.Combine(dir, ConfigFile), weights);    // then what shapes do not show (max_seq_len, rope_theta, …)
+            var metadata = ModuleWeights.Load(model, weights, strict: true);        // shapes and keys first: its messages name the key
+            CheckAgainstWeights(config, Path.Combine(dir, ConfigFile), weights, metadata);   // then what shapes do not show (max_seq_len, rope_theta, …)
             return model;
         }
         catch
@@ -100,13 +100,11 @@ public static class ModelStore
     /// The configuration the weights file records (its metadata's "config", written by <see cref="Save"/>) must equal
     /// config.json: a hand-edited or swapped config.json would otherwise build a different model around the weights
     /// (a changed max_seq_len or rope_theta loads without a shape error). Files without the record are not checked.
+    /// <paramref name="metadata"/> is the weights file's, as the load returned it (so the file is not opened again).
     /// </summary>
-    public static void CheckAgainstWeights(ModelConfig config, string configPath, string weightsPath)
+    public static void CheckAgainstWeights(ModelConfig config, string configPath, string weightsPath, IReadOnlyDictionary<string, string> metadata)
     {
-        if (!File.Exists(weightsPath)) return;                                    // the strict loader names the missing file
-        string? recorded;
-        using (var f = SafeTensorsFile.Open(weightsPath)) recorded = f.Metadata.GetValueOrDefault("config");
-        if (recorded is null) return;
+        if (metadata.GetValueOrDefault("config") is not { } recorded) return;
         var inWeights = ModelConfig.FromJson(recorded, weightsPath + " (metadata)");
         if (inWeights == config) return;
         var a = System.Text.Json.Nodes.JsonNode.Parse(config.ToJson())!.AsObject();

@@ -81,9 +81,9 @@ public sealed class MultiheadAttention : AttentionModule
             if (cache is not null) (k, v) = cache.Append(k, v);        // (B, nkv, S, d) each: cached prefix + new
             var hiddenMask = cache?.Owner.HiddenMask(startPos, t, k.shape[2], x.device); // (B, 1, T, S) when rows are left-padded, else null
             Tensor core;                                                // (B, nh, T, d)
-            if (Kernel == AttentionKernel.Explicit || wantMaps)
+            if (UsesExplicitCore(wantMaps))
             {
-                var e = StandardCore.Explicit(q, k, v, hiddenMask);
+                var e = StandardCore.Explicit(q, k, v, hiddenMask, Quantization);
                 if (wantMaps) capture!.Record(Depth, Architecture.Transformer, e.Logits, e.Probs, null, null);
                 core = e.Output;
             }

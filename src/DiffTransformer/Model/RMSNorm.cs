@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -30,8 +31,13 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        // Scalars held to the end of the call: TorchSharp's implicit ones (square() is pow(2); add(double)) are
+        // unreachable once their handle is read, and a collection on another thread may free them mid-call (seen as
+        // "INTERNAL ASSERT FAILED at Scalar.h" in pow). pow(2) is the op square() runs, so the result is unchanged.
+        using var two = 2.ToScalar();
+        using var eps = Eps.ToScalar();
         var xf = x.to_type(ScalarType.Float32);                                   // (..., dim)
-        var inv = xf.square().mean([-1L], keepdim: true).add(Eps).rsqrt();       // (..., 1)
+        var inv = xf.pow(two).mean([-1L], keepdim: true).add(eps).rsqrt();        // (..., 1)
         var y = xf.mul(inv).to_type(x.dtype).mul(weight);                        // (..., dim)
         return y.MoveToOuterDisposeScope();
     }

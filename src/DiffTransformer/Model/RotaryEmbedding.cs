@@ -1,3 +1,5 @@
+using DiffTransformer.Kernels;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiffTransformer.Model;
@@ -62,8 +64,9 @@ public sealed class RotaryEmbedding : IDisposable
         {
             int d = HeadDim;
             // Angles in float64 so that long positions stay exact; cast once at the end.
-            var invFreq = arange(0, d, 2, dtype: ScalarType.Float64).mul(-Math.Log(Theta) / d).exp_(); // (d/2): θ^(−2i/d)
-            var pos = arange(0, len, dtype: ScalarType.Float64);                                      // (len)
+            using Scalar zero = 0.ToScalar(), width = d.ToScalar(), two = 2.ToScalar(), rate = (-Math.Log(Theta) / d).ToScalar(), length = len.ToScalar();
+            var invFreq = arange(zero, width, two, dtype: ScalarType.Float64).mul(rate).exp_();     // (d/2): θ^(−2i/d)
+            var pos = arange(zero, length, dtype: ScalarType.Float64);                                // (len)
             var ang = outer(pos, invFreq);                                                             // (len, d/2)
             var c = ang.cos();
             var s = ang.sin();

@@ -1,7 +1,7 @@
 using DiffTransformer.Kernels;
-using static TorchSharp.torch;
-using static DiffTransformer.Model.AttentionMath;
 using F = TorchSharp.torch.nn.functional;
+using static DiffTransformer.Model.AttentionMath;
+using static TorchSharp.torch;
 
 namespace DiffTransformer.Model;
 
@@ -12,14 +12,17 @@ namespace DiffTransformer.Model;
 /// </summary>
 public static class StandardCore
 {
-    /// <summary>q (B, Hq, T, d), k and v (B, Hkv, S, d) → output (B, Hq, T, d) with its masked logits and maps (B, Hq, T, S).</summary>
-    public static ExplicitAttention Explicit(Tensor q, Tensor k, Tensor v, Tensor? hiddenMask = null)
+    /// <summary>
+    /// q (B, Hq, T, d), k and v (B, Hkv, S, d) → output (B, Hq, T, d) with its masked logits and maps (B, Hq, T, S);
+    /// with <paramref name="quantization"/>, the logits are quantised before the softmax (and recorded quantised).
+    /// </summary>
+    public static ExplicitAttention Explicit(Tensor q, Tensor k, Tensor v, Tensor? hiddenMask = null, LogitQuantization? quantization = null)
     {
         using var scope = NewDisposeScope();
         long nRep = q.shape[1] / k.shape[1], d = q.shape[3];
         var kx = RepeatKv(k.unsqueeze(2), nRep);                          // (B, Hq, S, d)
         var vx = RepeatKv(v.unsqueeze(2), nRep);                          // (B, Hq, S, d)
-        var logits = q.mul(1.0 / Math.Sqrt(d)).matmul(kx.transpose(-1, -2)); // (B, Hq, T, S)
+        var logits = Quantize(q.mul(Scalars.Of(1.0 / Math.Sqrt(d))).matmul(kx.transpose(-1, -2)), hiddenMask, quantization); // (B, Hq, T, S)
         var probs = MaskedSoftmax(logits, hiddenMask);                    // (B, Hq, T, S)
         var o = probs.matmul(vx);                                         // (B, Hq, T, d)
         var masked = MaskLogits(logits, hiddenMask);                      // (B, Hq, T, S), hidden = −∞

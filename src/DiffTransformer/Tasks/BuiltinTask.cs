@@ -48,16 +48,20 @@ public static class BuiltinTask
     /// The dataset directory of a built-in task, generating it when <paramref name="dir"/> does not hold that task as asked
     /// (the recall task: any recall dataset; needle and facts: the same options, haystack and generator version) and
     /// replacing what it held otherwise. <paramref name="haystack"/> (files or corpora; empty: generated filler) and
-    /// <paramref name="contextLength"/> apply to the needle and facts tasks only.
+    /// <paramref name="contextLength"/> apply to the needle and facts tasks only. Without <paramref name="mayGenerate"/>
+    /// (a resume) nothing is generated: a directory that does not hold the task as asked is refused, saying what differs,
+    /// since the run was trained on what it holds and documents generated anew (by a newer generator, say) would differ.
     /// </summary>
     public static string EnsureDataset(string dir, Action<string> log, BuiltinTaskKind kind = BuiltinTaskKind.Recall,
-        IReadOnlyList<string>? haystack = null, string haystackField = "text", int contextLength = 256)
+        IReadOnlyList<string>? haystack = null, string haystackField = "text", int contextLength = 256, bool mayGenerate = true)
     {
         haystack ??= [];
+        bool held = File.Exists(Path.Combine(dir, DatasetMeta.FileName));
         if (kind == BuiltinTaskKind.Recall)
         {
             if (haystack.Count > 0) throw new ArgumentException("a haystack applies to the needle and facts tasks, not to the recall task");
-            if (File.Exists(Path.Combine(dir, DatasetMeta.FileName)) && RecallDataset.ReadTask(dir) is not null) return dir;
+            if (held && RecallDataset.ReadTask(dir) is not null) return dir;
+            if (!mayGenerate) throw Refused(dir, "recall", held ? "holds another dataset than the recall task" : "holds no dataset");
             log($"generating the built-in key→value recall task into {dir}: {TrainDocuments:N0} train and {ValDocuments:N0} held-out documents ({TaskOptions.Describe()})");
             RecallDataset.Write(dir, TaskOptions, TrainDocuments, ValDocuments, Seed, force: true);
             return dir;
@@ -65,18 +69,44 @@ public static class BuiltinTask
         var options = NeedleOptions(kind, contextLength).Validate();
         var inputs = haystack.Select(Path.GetFullPath).ToList();
         string name = kind == BuiltinTaskKind.Facts ? "facts" : "needle";
-        if (File.Exists(Path.Combine(dir, DatasetMeta.FileName)) && NeedleDataset.ReadTask(dir) is { } held)
-        {
-            if (held.Seed == Seed && held.GeneratorVersion == NeedleTaskFile.CurrentGeneratorVersion && held.HaystackField == haystackField
-                && held.Haystack.SequenceEqual(inputs) && Json.Serialize(held.Options) == Json.Serialize(options))
-                return dir;
-            log($"{dir} holds another needle dataset ({held.Options.Describe()}); generating the {name} task in its place");
-        }
+        var task = held ? NeedleDataset.ReadTask(dir) : null;
+        var differences = task is null ? null : NeedleDifferences(task, options, inputs, haystackField);
+        if (differences is { Count: 0 }) return dir;
+        if (!mayGenerate)
+            throw Refused(dir, name, task is null ? (held ? "holds another dataset than the needle task (no needle_task.json)" : "holds no dataset")
+                                                  : $"holds the needle task of {string.Join("; ", differences!)}");
+        if (task is not null) log($"{dir} holds another needle dataset ({task.Options.Describe()}); generating the {name} task in its place");
         string source = inputs.Count == 0 ? "generated filler text" : string.Join(", ", inputs);
         log($"generating the built-in {name} task into {dir}: {TrainDocuments:N0} train and {ValDocuments:N0} held-out documents in {source} ({options.Describe()})");
         NeedleDataset.Write(dir, options, inputs, haystackField, TrainDocuments, ValDocuments, Seed, force: true);
         return dir;
     }
+
+    /// <summary>What the needle dataset <paramref name="held"/> has other than the one asked, as "what it has (what is asked)"; empty when it is that one.</summary>
+    private static List<string> NeedleDifferences(NeedleTaskFile held, NeedleTaskOptions options, IReadOnlyList<string> inputs, string haystackField)
+    {
+        var d = new List<string>();
+        if (held.GeneratorVersion != NeedleTaskFile.CurrentGeneratorVersion)
+            d.Add($"generator version {held.GeneratorVersion} (this difft generates version {NeedleTaskFile.CurrentGeneratorVersion})");
+        if (held.Seed != Seed) d.Add($"seed {held.Seed} (the built-in task's is {Seed})");
+        if (!held.Haystack.SequenceEqual(inputs))
+            d.Add($"haystack [{string.Join(", ", held.Haystack)}] (asked: [{string.Join(", ", inputs)}])");
+        if (held.HaystackField != haystackField) d.Add($"haystack_field \"{held.HaystackField}\" (asked: \"{haystackField}\")");
+        if (Json.Serialize(held.Options) != Json.Serialize(options)) d.Add($"options {held.Options.Describe()} (asked: {options.Describe()})");
+        return d;
+    }
+
+    private static InvalidDataException Refused(string dir, string name, string why) =>
+        new($"{dir} {why}, but --resume continues a run trained on the built-in {name} task generated there and does not generate it anew " +
+            "(the documents could differ from those the run was trained on); start over with --force, or resume with the difft that started the run");
+
+    /// <summary>
+    /// Where a dataset's training windows start unless told: at document boundaries for the needle and facts tasks, whose
+    /// documents are as long as the training context (a uniform window would cut the needle off most of the answers it
+    /// holds), uniformly for anything else.
+    /// </summary>
+    public static WindowSampling DefaultWindows(string dataDir) =>
+        NeedleDataset.ReadTask(dataDir) is not null ? WindowSampling.Documents : WindowSampling.Uniform;
 
     /// <summary>
     /// The task score of a generated dataset: needle accuracy for a needle dataset (<see cref="NeedleTaskEvaluator"/>),

@@ -1,4 +1,6 @@
 using DiffTransformer.IO;
+using DiffTransformer.Kernels;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -58,16 +60,20 @@ public sealed class AdamW : IDisposable
         double stepSize = lr / bc1;
         double sqrtBc2 = Math.Sqrt(bc2);
         using var _ = no_grad();
+        // Scalars held for the whole step (Kernels/Scalars.cs says why implicit ones are not safe)
+        using Scalar decay = (1 - lr * WeightDecay).ToScalar(), beta1 = Beta1.ToScalar(), oneMinusBeta1 = (1 - Beta1).ToScalar();
+        using Scalar beta2 = Beta2.ToScalar(), oneMinusBeta2 = (1 - Beta2).ToScalar(), bc2Root = sqrtBc2.ToScalar();
+        using Scalar eps = Eps.ToScalar(), negStep = (-stepSize).ToScalar();
         foreach (var s in slots)
         {
             using var scope = NewDisposeScope();
             var g = s.Param.grad;
             if (g is null) continue;
-            if (s.Decay && WeightDecay != 0) s.Param.mul_(1 - lr * WeightDecay);
-            s.ExpAvg.mul_(Beta1).add_(g, alpha: 1 - Beta1);
-            s.ExpAvgSq.mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
-            var denom = s.ExpAvgSq.sqrt().div_(sqrtBc2).add_(Eps);
-            s.Param.addcdiv_(s.ExpAvg, denom, value: -stepSize);
+            if (s.Decay && WeightDecay != 0) s.Param.mul_(decay);
+            s.ExpAvg.mul_(beta1).add_(g, alpha: oneMinusBeta1);
+            s.ExpAvgSq.mul_(beta2).addcmul_(g, g, value: oneMinusBeta2);
+            var denom = s.ExpAvgSq.sqrt().div_(bc2Root).add_(eps);
+            s.Param.addcdiv_(s.ExpAvg, denom, value: negStep);
         }
     }
 
@@ -89,12 +95,14 @@ public sealed class AdamW : IDisposable
         using var scope = NewDisposeScope();
         var grads = slots.Select(s => s.Param.grad).Where(g => g is not null).Select(g => g!).ToList();
         if (grads.Count == 0) return 0;
-        var total = stack(grads.Select(g => g.square().sum()).ToArray()).sum().sqrt();
+        // pow(2) with a held Scalar is the op square() runs (TorchSharp's square() makes its 2 implicitly)
+        var total = stack(grads.Select(g => g.pow(Scalars.Of(2)).sum()).ToArray()).sum().sqrt();
         double norm = total.item<float>();
         if (maxNorm > 0 && norm > maxNorm)
         {
             double coef = maxNorm / (norm + 1e-6);
-            foreach (var g in grads) g.mul_(coef);
+            using var c = coef.ToScalar();
+            foreach (var g in grads) g.mul_(c);
         }
         return norm;
     }

@@ -24,7 +24,14 @@ public static class Checkpoint
     /// <summary>Test hook: called after each file of a checkpoint is written (a throw simulates a crash).</summary>
     internal static Action<string>? AfterFileWritten;
 
-    public static string Save(RunDirectory run, LanguageModel model, AdamW optimizer, TrainerState state, int keep)
+    /// <summary>
+    /// Writes the checkpoint of <paramref name="state"/>'s step, points checkpoints/latest at it and prunes: the newest
+    /// <paramref name="keep"/> intact checkpoints stay (this one among them) and everything older goes. Those in
+    /// <paramref name="damaged"/> (passed over at resume) do not count, or a damaged checkpoint newer than the resume point
+    /// could have the pruning delete the intact ones a later resume needs; they go once older than the kept ones. A
+    /// damaged checkpoint this one replaces (the same step) leaves <paramref name="damaged"/>.
+    /// </summary>
+    public static string Save(RunDirectory run, LanguageModel model, AdamW optimizer, TrainerState state, int keep, ISet<string>? damaged = null)
     {
         string final = run.CheckpointDir(state.Step);
         string tmp = AtomicDirectory.CreateTempSibling(final, IncompletePurpose);
@@ -42,9 +49,14 @@ public static class Checkpoint
         AtomicFile.WriteAllText(run.LatestPointer, Path.GetFileName(final) + "\n");
         AfterFileWritten?.Invoke("latest");
 
-        var all = run.Checkpoints();
-        foreach (var old in all.Take(Math.Max(0, all.Count - keep)))
-            if (!string.Equals(old, final, StringComparison.Ordinal)) Directory.Delete(old, recursive: true);
+        damaged?.Remove(final);
+        int intact = 0;
+        foreach (var dir in run.Checkpoints().Reverse())                         // newest first
+        {
+            bool isFinal = string.Equals(dir, final, StringComparison.Ordinal);
+            if (intact >= keep && !isFinal) Directory.Delete(dir, recursive: true);   // older than the kept ones
+            else if (isFinal || damaged is null || !damaged.Contains(dir)) intact++;
+        }
         return final;
     }
 
@@ -91,9 +103,10 @@ public static class Checkpoint
     /// <summary>
     /// The checkpoint to resume from: the one checkpoints/latest names if it is intact, else the newest intact one;
     /// each damaged one passed over is reported through <paramref name="warn"/> with the reason. Null when there is none
-    /// (the message of <paramref name="none"/> then says what was found).
+    /// (the message of <paramref name="none"/> then says what was found). The damaged ones passed over are added to
+    /// <paramref name="damaged"/> when given (for <see cref="Save"/>'s pruning).
     /// </summary>
-    public static string? NewestIntact(RunDirectory run, Action<string> warn, out string none)
+    public static string? NewestIntact(RunDirectory run, Action<string> warn, out string none, ISet<string>? damaged = null)
     {
         none = "";
         var candidates = run.Checkpoints().Reverse().ToList();
@@ -104,7 +117,7 @@ public static class Checkpoint
             if (candidates.Remove(named)) candidates.Insert(0, named);
             else warn($"{run.LatestPointer} names {Path.GetFileName(named)}, which does not exist");
         }
-        var damaged = new List<string>();
+        var reasons = new List<string>();
         foreach (var dir in candidates)
         {
             if (!File.Exists(Path.Combine(dir, ChecksumFile)))
@@ -114,11 +127,12 @@ public static class Checkpoint
             }
             string? why = Damage(dir);
             if (why is null) return dir;
-            damaged.Add($"{Path.GetFileName(dir)} ({why})");
+            reasons.Add($"{Path.GetFileName(dir)} ({why})");
+            damaged?.Add(dir);
             warn($"checkpoint {dir} is not intact: {why}; trying an earlier one");
         }
         none = candidates.Count == 0 ? $"{run.Root} has no checkpoint to resume from"
-                                     : $"{run.Root} has no intact checkpoint to resume from: {string.Join(", ", damaged)}";
+                                     : $"{run.Root} has no intact checkpoint to resume from: {string.Join(", ", reasons)}";
         return null;
     }
 

@@ -15,22 +15,54 @@ namespace DiffTransformer.Training;
 /// </summary>
 public static class Comparison
 {
+    private static readonly Architecture[] Architectures = [Architecture.Diff, Architecture.Transformer];
+
+    /// <summary>
+    /// Trains (or resumes, or reuses) both sub-runs and writes the table and plot. The comparison directory is locked for
+    /// the whole comparison (two comparisons into one directory would generate its data and decide about its sub-runs at
+    /// once), and before the built-in task's data is generated the sub-runs that would be resumed or reused are checked
+    /// against the options given: a re-run without the original --task, or with another --seq-len, is refused before it
+    /// could regenerate data/ under them; and while a sub-run has a checkpoint, data/ is never generated anew.
+    /// </summary>
     public static ComparisonResult Run(TrainOptions options, bool force, Action<string> log,
         Func<Architecture, IProgress<TrainProgress>?>? progressFor = null, CancellationToken cancel = default)
     {
         options = options.Validate();
         string root = Path.GetFullPath(options.Out);
         options = options with { Haystack = options.Haystack.Select(Path.GetFullPath).ToList() };
-        string data = Path.GetFullPath(options.Data ?? BuiltinTask.EnsureDataset(Path.Combine(root, "data"), log, options.Task, options.Haystack, options.HaystackField, options.SeqLen));
+        using var rootLock = RunLock.Acquire(root);
+        try
+        {
+            return RunLocked(options, root, force, log, progressFor, cancel);
+        }
+        catch
+        {
+            rootLock.ReleaseUnused();                                             // a refused comparison leaves no trace
+            throw;
+        }
+    }
+
+    private static ComparisonResult RunLocked(TrainOptions options, string root, bool force, Action<string> log,
+        Func<Architecture, IProgress<TrainProgress>?>? progressFor, CancellationToken cancel)
+    {
+        var subRuns = Architectures.ToDictionary(a => a, a => new RunDirectory(Path.Combine(root, ArchName(a))));
+        if (force) StartOver(subRuns.Values);
+        else
+        {
+            foreach (var run in subRuns.Values) CheckContinues(run, options, Path.Combine(root, "data"));
+        }
+        bool continuing = subRuns.Values.Any(r => r.Checkpoints().Count > 0);
+        string data = Path.GetFullPath(options.Data ?? BuiltinTask.EnsureDataset(Path.Combine(root, "data"), log, options.Task, options.Haystack,
+                                                                                 options.HaystackField, options.SeqLen, mayGenerate: !continuing));
         DatasetMeta meta;
         using (var dataset = TokenDataset.Open(data)) meta = dataset.Meta;
+        options = options.ResolveWindows(data);
         var results = new Dictionary<Architecture, TrainResult>();
-        foreach (var arch in new[] { Architecture.Diff, Architecture.Transformer })
+        foreach (var arch in Architectures)
         {
-            var sub = options with { Model = options.Model with { Arch = arch }, Out = Path.Combine(root, ArchName(arch)), Data = data };
-            var run = new RunDirectory(sub.Out);
+            var sub = options with { Model = options.Model with { Arch = arch }, Out = subRuns[arch].Root, Data = data };
+            var run = subRuns[arch];
             string label = arch == Architecture.Diff ? "DIFF Transformer" : "Transformer";
-            if (force && run.HasRun) Directory.Delete(run.Root, recursive: true);
             var done = Trainer.LoadSummary(run.Root);
             if (done is not null && done.Outcome == TrainOutcome.Completed && done.Step == sub.Steps && SameRun(run, sub.ResolveVocabulary(meta)))
             {
@@ -49,12 +81,49 @@ public static class Comparison
         string plot = Path.Combine(root, "loss.png");
         LossPlot.Write(plot, $"DIFF vs Transformer: {Path.GetFileName(root)}",
         [
-            new LossPlot.Series("DIFF", MetricsLog.Read(new RunDirectory(Path.Combine(root, "diff")).Metrics)),
-            new LossPlot.Series("Transformer", MetricsLog.Read(new RunDirectory(Path.Combine(root, "transformer")).Metrics)),
+            new LossPlot.Series("DIFF", MetricsLog.Read(subRuns[Architecture.Diff].Metrics)),
+            new LossPlot.Series("Transformer", MetricsLog.Read(subRuns[Architecture.Transformer].Metrics)),
         ]);
         string table = Table(results[Architecture.Diff], results[Architecture.Transformer], options);
         AtomicFile.WriteAllText(Path.Combine(root, "comparison.md"), table);
         return new ComparisonResult(results[Architecture.Diff], results[Architecture.Transformer], table, plot);
+    }
+
+    /// <summary>
+    /// --force: deletes the sub-runs, each under its lock, taken for all of them before either is touched: a sub-run a
+    /// trainer is still writing is refused (the lock names it) and neither is deleted. The lock files stay, as after any run.
+    /// </summary>
+    private static void StartOver(IEnumerable<RunDirectory> runs)
+    {
+        var locks = new List<RunLock>();
+        try
+        {
+            foreach (var run in runs.Where(r => r.HasRun)) locks.Add(RunLock.Acquire(run.Root));
+            foreach (var held in locks) held.DeleteRun();
+        }
+        finally
+        {
+            foreach (var held in locks) held.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Refuses, before any data is generated, a sub-run that would be resumed or reused (it has a checkpoint) but cannot
+    /// continue with <paramref name="options"/>: the options resume compares, but the model (resolved against the data,
+    /// which comes later; the trainer checks it) and, on the built-in task, data the sub-run was not trained on.
+    /// </summary>
+    private static void CheckContinues(RunDirectory run, TrainOptions options, string builtinData)
+    {
+        if (run.Checkpoints().Count == 0 || !File.Exists(run.OptionsFile)) return;       // started over anyway
+        var saved = Trainer.LoadRunOptions(run.Root);
+        // the model is resolved against the data later; windows not given are the run's own, as on any resume
+        var given = options with { Model = saved.Model, VocabFromData = saved.VocabFromData, Windows = options.Windows ?? saved.Windows };
+        var diffs = Trainer.ResumeDifferences(saved, given).ToList();
+        if (options.Data is null && saved.Data is { } was && Path.GetFullPath(was) != builtinData)
+            diffs.Add($"data: the built-in task's (saved: {was}; give it with --data)");
+        if (diffs.Count > 0)
+            throw new ArgumentException($"the comparison continues the run saved in {run.OptionsFile}, but these options differ: {string.Join("; ", diffs)}; " +
+                                        "run the command it was started with, or start over with --force");
     }
 
     public static string ArchName(Architecture a) => a == Architecture.Diff ? "diff" : "transformer";

@@ -83,6 +83,13 @@ public sealed record TrainOptions
     /// </summary>
     public AttentionKernel Kernel { get; init; } = AttentionKernel.Blocked;
 
+    /// <summary>
+    /// Where training windows start (<see cref="WindowSampling"/>); null: the dataset's default
+    /// (<see cref="BuiltinTask.DefaultWindows"/>: documents for the needle and facts tasks, uniform otherwise), resolved
+    /// before run.json is written (<see cref="ResolveWindows"/>). Validation windows follow the same rule, evenly spaced.
+    /// </summary>
+    public WindowSampling? Windows { get; init; }
+
     [JsonIgnore] public int AccumulationSteps => TokensPerStep <= 0 ? 1 : (int)(TokensPerStep / ((long)BatchSize * SeqLen));
     [JsonIgnore] public long EffectiveTokensPerStep => (long)AccumulationSteps * BatchSize * SeqLen;
 
@@ -90,7 +97,7 @@ public sealed record TrainOptions
     public TrainOptions Validate()
     {
         Model.Validate();
-        Model.CheckFits(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);   // before the run directory is touched
+        Model.CheckFitsMemory();   // before the run directory is touched (again by the trainer once the data set the vocabulary)
         void Positive(string name, double v)
         {
             if (!(v > 0)) throw new ArgumentException($"{name} must be positive, got {v}");
@@ -140,6 +147,9 @@ public sealed record TrainOptions
         return this with { Model = model };
     }
 
+    /// <summary>The window rule, in one place: an explicit <see cref="Windows"/> stands, else the dataset's default.</summary>
+    public TrainOptions ResolveWindows(string dataDir) => Windows is null ? this with { Windows = BuiltinTask.DefaultWindows(dataDir) } : this;
+
     public LrSchedule MakeSchedule() => new(LearningRate, LearningRate * MinLrRatio, WarmupSteps, Steps, Schedule);
 
     /// <summary>run.json's text (<see cref="Json.Escaped"/>, the form it has always had).</summary>
@@ -149,7 +159,7 @@ public sealed record TrainOptions
     public void Save(string path) => Json.Write(path, this, Json.Escaped);
 
     /// <summary>Fields run.json may lack: those added after runs were first saved (their defaults are what those runs did).</summary>
-    public static IReadOnlyList<string> OptionalFields { get; } = ["task", "haystack", "haystack_field", "kernel", "vocab_from_data", "tokens_per_step", "schedule"];
+    public static IReadOnlyList<string> OptionalFields { get; } = ["task", "haystack", "haystack_field", "kernel", "vocab_from_data", "tokens_per_step", "schedule", "windows"];
 
     /// <summary>
     /// Parses run.json: an unknown field is refused, and so is a missing one (but <see cref="OptionalFields"/>) — a run.json
@@ -160,6 +170,8 @@ public sealed record TrainOptions
         var options = Json.Parse<TrainOptions>(json, source) ?? throw new InvalidDataException($"{source}: empty");
         var missing = Json.MissingMembers(json, new TrainOptions(), OptionalFields);
         if (missing.Count > 0) throw new InvalidDataException($"{source}: missing {string.Join(", ", missing)} (a damaged run.json; the run cannot resume without them)");
-        return options;
+        // a run.json without windows predates the rule, when every run sampled uniformly
+        bool predatesWindows = System.Text.Json.Nodes.JsonNode.Parse(json) is System.Text.Json.Nodes.JsonObject o && !o.ContainsKey("windows");
+        return predatesWindows ? options with { Windows = WindowSampling.Uniform } : options;
     }
 }

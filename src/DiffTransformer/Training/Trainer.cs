@@ -78,8 +78,9 @@ public sealed class Trainer
 
     /// <summary>
     /// Decides between a new run, a resume and a refusal, opens the data and checks it against the options and the
-    /// checkpoint. Changes nothing in the run directory (only the built-in task's dataset may be generated into its
-    /// data/ folder, which every later run reuses), so a refused run leaves the previous one as it was.
+    /// checkpoint. Changes nothing in the run directory (only a new run may generate the built-in task's dataset into its
+    /// data/ folder, which every later run reuses; a resume refuses data/ that is not as the run left it), so a refused run
+    /// leaves the previous one as it was.
     /// </summary>
     private RunPlan PrepareRun()
     {
@@ -92,11 +93,13 @@ public sealed class Trainer
         TrainOptions? saved = null;
         TrainerState? resumeFrom = null;
         string? resumeDir = null;
+        var damaged = new HashSet<string>(StringComparer.Ordinal);
         if (Resume)
         {
             saved = LoadRunOptions(run.Root);
-            resumeDir = Checkpoint.NewestIntact(run, m => log("warning: " + m), out string none) ?? throw new InvalidDataException(none);
+            resumeDir = Checkpoint.NewestIntact(run, m => log("warning: " + m), out string none, damaged) ?? throw new InvalidDataException(none);
             resumeFrom = Checkpoint.LoadState(resumeDir);
+            if (options.Windows is null) options = options with { Windows = saved.Windows };   // the run's own unless told
             // everything but the model (resolved against the data below) before the data: a resume with another task must
             // not regenerate the run's data/ folder first
             CheckResumeCompatible(saved, options with { Model = saved.Model, VocabFromData = saved.VocabFromData }, run.OptionsFile);
@@ -107,22 +110,28 @@ public sealed class Trainer
         }
 
         foreach (var w in options.Warnings()) log("warning: " + w);
-        string dataDir = options.Data ?? BuiltinTask.EnsureDataset(run.Data, log, options.Task, options.Haystack, options.HaystackField, options.SeqLen);
+        // a resume never generates the built-in task's data: it would replace the documents the run was trained on
+        string dataDir = options.Data ?? BuiltinTask.EnsureDataset(run.Data, log, options.Task, options.Haystack, options.HaystackField, options.SeqLen,
+                                                                   mayGenerate: !Resume);
         var dataset = TokenDataset.Open(dataDir);
         try
         {
             var meta = dataset.Meta;
             if (resumeFrom is not null && resumeFrom.Tokenizer != meta.Tokenizer)
                 throw new InvalidDataException($"the checkpoint {resumeDir} was trained with tokenizer '{resumeFrom.Tokenizer}' but the dataset {dataDir} uses '{meta.Tokenizer}'");
-            var resolved = options.ResolveVocabulary(meta);
+            var resolved = options.ResolveVocabulary(meta).ResolveWindows(dataDir);
             if (resolved.Model.VocabSize != options.Model.VocabSize)
                 log($"vocab_size set to {meta.VocabSize} from the dataset's tokenizer '{meta.Tokenizer}' (was {options.Model.VocabSize})");
             options = resolved;
+            // Validate checked the given vocabulary (a preset's 257); the data's may make the model too large: refuse now,
+            // before run.json is written, rather than when the model is built
+            options.Model.CheckFitsMemory();
             if (saved is not null) CheckResumeCompatible(saved, options, run.OptionsFile);
             var task = TaskEvaluator ?? BuiltinTask.Evaluator(dataDir, options.Model.MaxSeqLen);
+            foreach (var w in task?.Warnings ?? []) log("warning: " + w);
             if (dataset.Train.Length < options.SeqLen + 1)
                 throw new InvalidDataException($"the train split of {dataDir} has {dataset.Train.Length} tokens, fewer than seq_len + 1 = {options.SeqLen + 1}");
-            return new RunPlan(run, options, dataDir, dataset, task, resumeDir);
+            return new RunPlan(run, options, dataDir, dataset, task, resumeDir, damaged);
         }
         catch
         {

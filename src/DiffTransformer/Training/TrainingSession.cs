@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DiffTransformer.Data;
 using DiffTransformer.IO;
+using DiffTransformer.Kernels;
 using DiffTransformer.Model;
 using DiffTransformer.Tasks;
 using static TorchSharp.torch;
@@ -40,6 +41,7 @@ internal sealed class TrainingSession : IDisposable
     private double? lastVal;
     private IReadOnlyDictionary<string, double> lastTask = new Dictionary<string, double>();
     private string? lastCheckpoint;
+    private readonly HashSet<string> damagedCheckpoints;
     private double emaTps;
 
     public TrainingSession(RunPlan plan, Action<string> log, IProgress<TrainProgress>? progress, Func<long, double, double>? lossOverride)
@@ -48,6 +50,7 @@ internal sealed class TrainingSession : IDisposable
         config = options.Model;
         (this.log, this.progress, this.lossOverride) = (log, progress, lossOverride);
         (b, t, accum) = (options.BatchSize, options.SeqLen, options.AccumulationSteps);
+        damagedCheckpoints = new HashSet<string>(plan.DamagedCheckpoints, StringComparer.Ordinal);
 
         manual_seed(options.Seed);
         model = new LanguageModel(config) { Kernel = options.Kernel };
@@ -74,10 +77,19 @@ internal sealed class TrainingSession : IDisposable
                 (accum > 1 ? $" × {accum} micro-batches" : "") + ")");
 
             schedule = options.MakeSchedule();
-            trainSampler = new TokenBatchSampler(dataset.Train, options.Seed);
+            if (options.Windows == WindowSampling.Documents)
+            {
+                var starts = TokenBatchSampler.DocumentStarts(dataset.Train, meta.EotId, t);
+                trainSampler = new TokenBatchSampler(dataset.Train, options.Seed, starts, t);
+                log($"training windows start at document boundaries ({starts.Length:N0} of them)");
+            }
+            else trainSampler = new TokenBatchSampler(dataset.Train, options.Seed);
             if (options.EvalInterval > 0)
             {
-                if (dataset.Val.Length > t + 1) valSampler = new TokenBatchSampler(dataset.Val, options.Seed);
+                if (dataset.Val.Length > t + 1)
+                    valSampler = options.Windows == WindowSampling.Documents
+                        ? new TokenBatchSampler(dataset.Val, options.Seed, TokenBatchSampler.DocumentStarts(dataset.Val, meta.EotId, t), t)
+                        : new TokenBatchSampler(dataset.Val, options.Seed);
                 else log($"validation disabled: the val split has {dataset.Val.Length} tokens, fewer than seq_len + 1 = {t + 1}");
             }
         }
@@ -136,7 +148,7 @@ internal sealed class TrainingSession : IDisposable
             double value = loss.item<float>();
             if (lossOverride is not null) value = lossOverride(step + 1, value);
             if (!double.IsFinite(value)) throw Diverged(step + 1, value, micro);
-            (accum == 1 ? loss : loss.div(accum)).backward();
+            (accum == 1 ? loss : loss.div(Scalars.Of(accum))).backward();
             lossSum += value;
             state = state with { NextRow = state.NextRow + b };
         }
@@ -211,7 +223,7 @@ internal sealed class TrainingSession : IDisposable
     private string SaveCheckpoint(long completed)
     {
         state = state with { Step = completed, LastValLoss = lastVal };
-        string dir = Checkpoint.Save(run, model, optimizer, state, options.KeepCheckpoints);
+        string dir = Checkpoint.Save(run, model, optimizer, state, options.KeepCheckpoints, damagedCheckpoints);
         log($"checkpoint {Path.GetRelativePath(run.Root, dir)}");
         return dir;
     }

@@ -117,4 +117,79 @@ public sealed class TokenBatchSamplerTests
         var e = Assert.Throws<ArgumentException>(() => new TokenBatchSampler(ds.Val, 1).GetBatch(0, 1, 8));
         Assert.StartsWith("val has 0 tokens", e.Message);
     }
+    // Documents of lengths 3..20 (tokens 1..), each followed by end-of-text 0; returns the sequence and the EOT positions.
+    private static (ArrayTokenSequence Tokens, List<long> Eots) Documents(int documents, int seed)
+    {
+        var rng = new Random(seed);
+        var tokens = new List<int>();
+        var eots = new List<long>();
+        for (int d = 0; d < documents; d++)
+        {
+            int n = rng.Next(3, 21);
+            for (int i = 0; i < n; i++) tokens.Add(1 + rng.Next(50));
+            eots.Add(tokens.Count);
+            tokens.Add(0);
+        }
+        return (new ArrayTokenSequence([.. tokens], "docs"), eots);
+    }
+
+    [Fact]
+    public void DocumentWindowsStartAtEveryEndOfTextThatLeavesRoomAndNowhereElse()
+    {
+        const int T = 16;
+        var (seq, eots) = Documents(300, seed: 3);
+        var starts = TokenBatchSampler.DocumentStarts(seq, endOfText: 0, T);
+        // every end-of-text with room for T + 1 tokens, in order; the last ones, too close to the end, are left out
+        Assert.Equal(eots.Where(p => p + T + 1 <= seq.Length), starts);
+        Assert.True(starts.Length < eots.Count);
+        var sampler = new TokenBatchSampler(seq, seed: 9, starts, T);
+        Assert.Equal(starts.Length, sampler.WindowStartCount);
+        var hit = new HashSet<long>();
+        for (long row = 0; row < 20_000; row++)
+        {
+            var (inputs, targets) = sampler.GetRows(row, 1, T);
+            Assert.Equal(0, inputs[0]);                         // the window holds the end-of-text, then a document from its start
+            Assert.Equal(inputs.Skip(1), targets.Take(T - 1));
+            hit.Add(sampler.WindowStart(row, 0, T));
+        }
+        Assert.Equal(starts.Length, hit.Count);                // every start is drawn
+        Assert.Subset(starts.ToHashSet(), hit);
+        // validation windows follow the same rule: evenly spaced among the starts, from the first to the last
+        var eval = sampler.EvalBatches(4, T, maxBatches: 3).ToList();
+        Assert.Equal(3, eval.Count);
+        var evalStarts = eval.SelectMany(e => Enumerable.Range(0, 4).Select(r => e.Inputs[r * T])).ToList();
+        Assert.All(evalStarts, v => Assert.Equal(0, v));
+        long[] Window(long start) { var w = new long[T]; seq.CopyTo(start, w); return w; }
+        Assert.Equal(Window(starts[0]), eval[0].Inputs.Take(T));
+        Assert.Equal(Window(starts[^1]), eval[^1].Inputs.Skip(3 * T));
+        Assert.Equal(Window(starts[(int)(5L * (starts.Length - 1) / 11)]), eval[1].Inputs.Skip(T).Take(T));   // window 5 of 12
+    }
+
+    [Fact]
+    public void DocumentWindowsAreAFunctionOfSeedAndRowOnly()
+    {
+        const int T = 16;
+        var (seq, _) = Documents(200, seed: 4);
+        var starts = TokenBatchSampler.DocumentStarts(seq, 0, T);
+        var a = new TokenBatchSampler(seq, 42, starts, T);
+        var b = new TokenBatchSampler(seq, 42, starts, T);
+        var later = b.GetRows(500, 4, T);                        // out of order: no hidden state
+        Assert.Equal(a.GetRows(500, 4, T).Inputs, later.Inputs);
+        Assert.Equal(a.GetRows(10, 8, T).Inputs, a.GetRows(10, 4, T).Inputs.Concat(a.GetRows(14, 4, T).Inputs).ToArray());   // grouping does not matter
+        Assert.NotEqual(a.GetRows(10, 8, T).Inputs, new TokenBatchSampler(seq, 43, starts, T).GetRows(10, 8, T).Inputs);
+    }
+
+    [Fact]
+    public void ASequenceWithoutRoomyDocumentBoundariesIsRefusedByName()
+    {
+        var noEot = new ArrayTokenSequence(Enumerable.Repeat(5, 100).ToArray(), "train");
+        var e = Assert.Throws<ArgumentException>(() => TokenBatchSampler.DocumentStarts(noEot, endOfText: 0, seqLen: 16));
+        Assert.Contains("train", e.Message);
+        Assert.Contains("end-of-text token 0", e.Message);
+        Assert.Contains("seq_len + 1 = 17", e.Message);
+        var (seq, _) = Documents(20, seed: 5);
+        Assert.Throws<ArgumentException>(() => new TokenBatchSampler(seq, 1, [5, 3], 16));                 // not ascending
+        Assert.Throws<ArgumentException>(() => new TokenBatchSampler(seq, 1, [seq.Length - 10], 16));     // no room
+        Assert.Throws<ArgumentException>(() => new TokenBatchSampler(seq, 1, [], 16));
+    }
 }

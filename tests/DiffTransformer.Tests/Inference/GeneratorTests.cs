@@ -2,6 +2,7 @@ using System.Text;
 using DiffTransformer.Data;
 using DiffTransformer.Inference;
 using DiffTransformer.IO;
+using DiffTransformer.Kernels;
 using DiffTransformer.Model;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -28,7 +29,7 @@ public sealed class TinyCheckpoints : IDisposable
             if (Directory.Exists(dir)) return dir;
             manual_seed(seed);
             using var model = new LanguageModel(config);
-            using (no_grad()) foreach (var p in model.parameters()) if (p.dim() == 2) p.mul_(4);
+            using (no_grad()) foreach (var p in model.parameters()) if (p.dim() == 2) p.mul_(Scalars.Of(4));
             string tmp = dir + ".tmp";
             ModelStore.Save(model, tmp, tokenizer);
             Directory.Move(tmp, dir);

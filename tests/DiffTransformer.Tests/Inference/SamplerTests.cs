@@ -1,4 +1,5 @@
 using DiffTransformer.Inference;
+using DiffTransformer.Kernels;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -83,7 +84,7 @@ public sealed class SamplerTests(ITestOutputHelper log)
     {
         manual_seed(3);
         using var scope = NewDisposeScope();
-        var logits = randn(200, 257).mul(3);
+        var logits = randn(200, 257).mul(Scalars.Of(3));
         var greedy = new Sampler(SamplingOptions.Greedy).Next(logits);
         var cold = new Sampler(new SamplingOptions { Temperature = 1e-4, Seed = 9 }).Next(logits);
         var argmax = logits.argmax(1).data<long>().Select(x => (int)x).ToArray();

@@ -22,9 +22,9 @@ public sealed class BlockedAttentionTests(ITestOutputHelper log)
         var qt = q.transpose(1, 2);                                                            // (B, 2H, T, d)
         var kx = k.transpose(1, 2).reshape(b, hkv, 1, 2, s, d).expand(b, hkv, nRep, 2, s, d).reshape(b, 2 * h, s, d); // (B, 2H, S, d)
         var vx = v.transpose(1, 2).reshape(b, hkv, 1, s, 2 * d).expand(b, hkv, nRep, s, 2 * d).reshape(b, h, s, 2 * d); // (B, H, S, 2d)
-        var logits = qt.matmul(kx.transpose(-1, -2)).div(Math.Sqrt(d));                         // (B, 2H, T, S)
+        var logits = qt.matmul(kx.transpose(-1, -2)).div(Scalars.Of(Math.Sqrt(d)));                         // (B, 2H, T, S)
         var future = ones(t, s, dtype: ScalarType.Bool).triu(1 + s - t);                      // query t sits at S − T + t
-        var probs = logits.masked_fill(future, double.NegativeInfinity).softmax(-1).view(b, h, 2, t, s);
+        var probs = logits.masked_fill(future, Scalars.Of(double.NegativeInfinity)).softmax(-1).view(b, h, 2, t, s);
         var diff = probs.select(2, 0).sub(probs.select(2, 1).mul(lambda));                     // (B, H, T, S)
         return diff.matmul(vx).transpose(1, 2);                                                // (B, T, H, 2d)
     }
@@ -37,9 +37,9 @@ public sealed class BlockedAttentionTests(ITestOutputHelper log)
         var qt = q.transpose(1, 2);                                                            // (B, H, T, d)
         var kx = k.transpose(1, 2).reshape(b, hkv, 1, s, d).expand(b, hkv, nRep, s, d).reshape(b, h, s, d);
         var vx = v.transpose(1, 2).reshape(b, hkv, 1, s, dv).expand(b, hkv, nRep, s, dv).reshape(b, h, s, dv);
-        var logits = qt.matmul(kx.transpose(-1, -2)).div(Math.Sqrt(d));                         // (B, H, T, S)
+        var logits = qt.matmul(kx.transpose(-1, -2)).div(Scalars.Of(Math.Sqrt(d)));                         // (B, H, T, S)
         var future = ones(t, s, dtype: ScalarType.Bool).triu(1 + s - t);
-        return logits.masked_fill(future, double.NegativeInfinity).softmax(-1).matmul(vx).transpose(1, 2);
+        return logits.masked_fill(future, Scalars.Of(double.NegativeInfinity)).softmax(-1).matmul(vx).transpose(1, 2);
     }
 
     public static TheoryData<int, int, int, int, int, int, int> DifferentialCases() => new()
@@ -64,8 +64,8 @@ public sealed class BlockedAttentionTests(ITestOutputHelper log)
         {
             using var scope = NewDisposeScope();
             manual_seed(7);
-            var q = randn(batch, t, 2 * h, d).mul(1.5).requires_grad_(true);
-            var k = randn(batch, s, 2 * hkv, d).mul(1.5).requires_grad_(true);
+            var q = randn(batch, t, 2 * h, d).mul(Scalars.Of(1.5)).requires_grad_(true);
+            var k = randn(batch, s, 2 * hkv, d).mul(Scalars.Of(1.5)).requires_grad_(true);
             var v = randn(batch, s, hkv, 2 * d).requires_grad_(true);
             var lambda = tensor(0.37f).requires_grad_(true);
             var dOut = randn(batch, t, h, 2 * d);
@@ -114,8 +114,8 @@ public sealed class BlockedAttentionTests(ITestOutputHelper log)
         {
             using var scope = NewDisposeScope();
             manual_seed(8);
-            var q = randn(batch, t, h, d).mul(1.5).requires_grad_(true);
-            var k = randn(batch, s, hkv, d).mul(1.5).requires_grad_(true);
+            var q = randn(batch, t, h, d).mul(Scalars.Of(1.5)).requires_grad_(true);
+            var k = randn(batch, s, hkv, d).mul(Scalars.Of(1.5)).requires_grad_(true);
             var v = randn(batch, s, hkv, d).requires_grad_(true);
             var dOut = randn(batch, t, h, d);
 

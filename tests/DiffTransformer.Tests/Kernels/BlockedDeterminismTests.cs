@@ -50,8 +50,8 @@ public sealed class BlockedDeterminismTests(ITestOutputHelper log)
             using var scope = NewDisposeScope();
             manual_seed(11);
             int dv = maps * d;
-            var q = randn(batch, t, maps * h, d).mul(1.5).requires_grad_(true);
-            var k = randn(batch, s, maps * hkv, d).mul(1.5).requires_grad_(true);
+            var q = randn(batch, t, maps * h, d).mul(Scalars.Of(1.5)).requires_grad_(true);
+            var k = randn(batch, s, maps * hkv, d).mul(Scalars.Of(1.5)).requires_grad_(true);
             var v = randn(batch, s, hkv, dv).requires_grad_(true);
             var lambda = tensor(0.37f).requires_grad_(true);
             var dOut = randn(batch, t, h, dv);

@@ -1,3 +1,4 @@
+using DiffTransformer.Kernels;
 using DiffTransformer.Model;
 using TorchSharp;
 using Xunit.Abstractions;
@@ -78,7 +79,7 @@ public sealed class BlockedModuleTests(ITestOutputHelper log)
         manual_seed(12);
         using var reference = new LanguageModel(cfg) { Kernel = AttentionKernel.Explicit };
         // Matrices scaled up from the 0.02 init: sharper maps, and λ gradients well above float32 rounding of their sums.
-        using (no_grad()) foreach (var p in reference.parameters()) if (p.dim() == 2) p.mul_(8);
+        using (no_grad()) foreach (var p in reference.parameters()) if (p.dim() == 2) p.mul_(Scalars.Of(8));
         using var blocked = new LanguageModel(cfg) { Kernel = AttentionKernel.Blocked };
         blocked.load_state_dict(reference.state_dict());
         var tokens = randint(0, 61, [2, 70]);

@@ -211,6 +211,27 @@ public sealed class ConfigTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void AConfigFileMissingFieldsIsReportedAsMissingBeforeTheDefaultsAreValidated()
+    {
+        string dir = Directory.CreateTempSubdirectory("difft-config-").FullName;
+        try
+        {
+            // embed_dim 100 with the default num_heads 2 gives an odd head dim: had the defaults been validated first,
+            // the message would blame the head dim rather than name the fields the file lacks
+            string path = Path.Combine(dir, "config.json");
+            File.WriteAllText(path, """{ "vocab_size": 257, "embed_dim": 100 }""");
+            var e = Assert.Throws<ConfigException>(() => ModelConfig.Load(path));
+            Assert.StartsWith($"{path}: missing arch, num_layers, num_heads, max_seq_len, rope_theta, norm_eps, tie_embeddings, init_std;", e.Message);
+            File.WriteAllText(path, """{ "vocab_size": 257, "embed_dim": 100, """);
+            Assert.Contains(path, Assert.Throws<ConfigException>(() => ModelConfig.Load(path)).Message);   // a torn file is still named
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void AConfigFileNamesEveryFieldAndMustAgreeWithTheWeights()
     {
         string dir = Directory.CreateTempSubdirectory("difft-config-").FullName;

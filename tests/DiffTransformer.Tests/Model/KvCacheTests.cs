@@ -1,3 +1,4 @@
+using DiffTransformer.Kernels;
 using DiffTransformer.Model;
 using TorchSharp;
 using Xunit.Abstractions;
@@ -18,7 +19,7 @@ public sealed class KvCacheTests(ITestOutputHelper log)
     {
         manual_seed(seed);
         var model = new LanguageModel(cfg);
-        using (no_grad()) foreach (var p in model.parameters()) if (p.dim() == 2) p.mul_(8);
+        using (no_grad()) foreach (var p in model.parameters()) if (p.dim() == 2) p.mul_(Scalars.Of(8));
         return model;
     }
 

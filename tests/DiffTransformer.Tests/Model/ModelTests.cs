@@ -1,3 +1,4 @@
+using DiffTransformer.Kernels;
 using DiffTransformer.Model;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -66,9 +67,9 @@ public sealed class ModelTests(ITestOutputHelper log)
         manual_seed(1);
         using var norm = new RMSNorm(8, 1e-5);
         using var scope = NewDisposeScope();
-        using (no_grad()) norm.Weight.copy_(arange(1, 9, dtype: ScalarType.Float32));
+        using (no_grad()) norm.Weight.copy_(arange(Scalars.Of(1), Scalars.Of(9), dtype: ScalarType.Float32));
         var x = randn(3, 5, 8);
-        var expected = x.div(x.square().mean([-1L], keepdim: true).add(1e-5).sqrt()).mul(arange(1, 9, dtype: ScalarType.Float32));
+        var expected = x.div(x.square().mean([-1L], keepdim: true).add(Scalars.Of(1e-5)).sqrt()).mul(arange(Scalars.Of(1), Scalars.Of(9), dtype: ScalarType.Float32));
         TensorAssert.Close(log, "rmsnorm", norm.forward(x), expected, rtol: 1e-6, atol: 1e-6);
     }
 
@@ -133,7 +134,7 @@ public sealed class ModelTests(ITestOutputHelper log)
         manual_seed(11);
         using var model = new LanguageModel(cfg);
         // larger weights than the default init, so that the maps are sharp and differences would show
-        using (no_grad()) foreach (var p in model.parameters()) if (p.dim() == 2) p.mul_(8);
+        using (no_grad()) foreach (var p in model.parameters()) if (p.dim() == 2) p.mul_(Scalars.Of(8));
         using var scope = NewDisposeScope();
         var tokens = randint(0, cfg.VocabSize, [2, 37]);
         var targets = randint(0, cfg.VocabSize, [2, 37]);
@@ -199,10 +200,10 @@ public sealed class ModelTests(ITestOutputHelper log)
         Assert.True(m.Logits!.triu(1).isneginf().logical_or(ones(10, 10, dtype: ScalarType.Bool).triu(1).logical_not()).all().item<bool>());
         // the differential map is A1 − λ·A2 with the layer's λ
         var pairs = m.Probs.view(1, 2, 2, 10, 10);
-        var expected = pairs.select(2, 0).sub(pairs.select(2, 1).mul(m.Lambda!.Value));
+        var expected = pairs.select(2, 0).sub(pairs.select(2, 1).mul(Scalars.Of(m.Lambda!.Value)));
         TensorAssert.Close(log, "A1 − λ·A2", m.Differential, expected, rtol: 0, atol: 1e-6);
         // DIFF maps sum to 1 − λ per row
-        TensorAssert.Close(log, "differential rows sum to 1 − λ", m.Differential.sum(-1), full(1, 2, 10, 1 - m.Lambda!.Value), rtol: 0, atol: 1e-5);
+        TensorAssert.Close(log, "differential rows sum to 1 − λ", m.Differential.sum(-1), full(1, 2, 10, Scalars.Of(1 - m.Lambda!.Value)), rtol: 0, atol: 1e-5);
     }
 
     [Fact]

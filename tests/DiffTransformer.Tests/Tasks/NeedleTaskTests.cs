@@ -129,6 +129,38 @@ public sealed class NeedleTaskTests : IDisposable
     }
 
     [Fact]
+    public void AtATrainingContextOf128TheFactsTaskStillMeasuresFaithfulness()
+    {
+        // with a distractor needle, the counterfactual questions of the built-in facts task need more than 128 tokens
+        var options = DiffTransformer.Tasks.BuiltinTask.NeedleOptions(DiffTransformer.Tasks.BuiltinTaskKind.Facts, 128);
+        NeedleDataset.Write(dir["facts128"], options, [], "text", 20, 5, seed: 2);
+        var evaluator = DiffTransformer.Tasks.BuiltinTask.Evaluator(dir["facts128"], maxSeqLen: 128)!;
+        DiffTransformer.Model.ModelConfig config = new() { VocabSize = 257, EmbedDim = 32, NumLayers = 1, NumHeads = 2, MaxSeqLen = 128 };
+        TorchSharp.torch.manual_seed(1);
+        using var model = new DiffTransformer.Model.LanguageModel(config);
+        var scores = evaluator.Evaluate(model);
+        foreach (var k in new[] { "fact_faithful", "fact_hallucinated", "fact_memory" }) Assert.InRange(scores[k], 0, 1);
+    }
+
+    [Fact]
+    public void WhetherAFactPromptCellFitsDoesNotDependOnTheSamplesDrawn()
+    {
+        var hay = Haystack.Generated(1);
+        var task = DiffTransformer.Tasks.BuiltinTask.NeedleOptions(DiffTransformer.Tasks.BuiltinTaskKind.Facts, 256);
+        for (int length = 140; length <= 170; length++)
+        {
+            var all = NeedleBuilder.FactPrompts(Bytes, hay, task, FactProbe.Counterfactual, length, 6, distractors: 1, depth: -1, samples: 32, seed: 5);
+            Assert.True(all.Count is 0 or 32, $"length {length}: {all.Count} of 32 prompts");
+            Assert.All(all, p => Assert.True(p.Prompt.Tokens.Length + 6 <= length));
+            for (int samples = 1; samples < 32; samples *= 2)                         // a few samples fit exactly when many do
+            {
+                int n = NeedleBuilder.FactPrompts(Bytes, hay, task, FactProbe.Counterfactual, length, 6, distractors: 1, depth: -1, samples, seed: 5).Count;
+                Assert.True(n == (all.Count == 0 ? 0 : samples), $"length {length}: {n} of {samples} prompts, but {all.Count} of 32");
+            }
+        }
+    }
+
+    [Fact]
     public void BadHaystacksAndTemplatesAreNamed()
     {
         dir.WriteText("empty/a.txt", "   ");

@@ -1,5 +1,6 @@
 using DiffTransformer.Data;
 using DiffTransformer.Model;
+using DiffTransformer.Tasks;
 using DiffTransformer.Tests.Data;
 using DiffTransformer.Training;
 using Xunit.Abstractions;
@@ -15,13 +16,7 @@ public sealed class ComparisonTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void TrainsBothArchitecturesOnTheSameDataAndReusesFinishedRuns()
     {
-        for (int d = 0; d < 20; d++) tmp.WriteText($"src/{d}.txt", string.Concat(Enumerable.Repeat($"document {d} says hello to the model. ", 12)));
-        DatasetPreparer.Prepare(new PrepareOptions { Inputs = [tmp["src"]], OutputDirectory = tmp["data"], ValFraction = 0.2 });
-        var options = new TrainOptions
-        {
-            Data = tmp["data"], Out = tmp["cmp"], Model = new ModelConfig { EmbedDim = 32, NumLayers = 1, NumHeads = 2, MaxSeqLen = 64 },
-            BatchSize = 2, SeqLen = 32, Steps = 3, WarmupSteps = 1, EvalInterval = 3, EvalBatches = 1, CheckpointInterval = 0,
-        };
+        var options = OnPreparedData() with { Steps = 3, EvalInterval = 3, EvalBatches = 1 };
         var r = Comparison.Run(options, force: false, log.WriteLine);
         log.WriteLine(r.Table);
         Assert.Equal(Architecture.Diff, r.Diff.Model.Arch);
@@ -38,5 +33,61 @@ public sealed class ComparisonTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(r.Diff.FinalValLoss, again.Diff.FinalValLoss);
         Comparison.Run(options with { Kernel = AttentionKernel.Explicit }, force: false, log.WriteLine);   // another kernel computes the same runs
         Assert.Equal(m1, File.GetLastWriteTimeUtc(tmp["cmp/diff/metrics.jsonl"]));
+    }
+
+    private TrainOptions OnPreparedData()
+    {
+        for (int d = 0; d < 20; d++) tmp.WriteText($"src/{d}.txt", string.Concat(Enumerable.Repeat($"document {d} says hello to the model. ", 12)));
+        DatasetPreparer.Prepare(new PrepareOptions { Inputs = [tmp["src"]], OutputDirectory = tmp["data"], ValFraction = 0.2 });
+        return new TrainOptions
+        {
+            Data = tmp["data"], Out = tmp["cmp"], Model = new ModelConfig { EmbedDim = 32, NumLayers = 1, NumHeads = 2, MaxSeqLen = 64 },
+            BatchSize = 2, SeqLen = 32, Steps = 2, WarmupSteps = 1, EvalInterval = 0, CheckpointInterval = 0,
+        };
+    }
+
+    /// <summary>Every file of <paramref name="dir"/> with its bytes, by relative path.</summary>
+    private static Dictionary<string, string> Contents(string dir) => Directory.GetFiles(dir, "*", SearchOption.AllDirectories)
+        .ToDictionary(f => Path.GetRelativePath(dir, f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
+
+    [Fact]
+    public void AComparisonRerunWithOtherTaskOptionsIsRefusedBeforeItsDataIsRegenerated()
+    {
+        var options = new TrainOptions
+        {
+            Out = tmp["facts"], Task = BuiltinTaskKind.Facts, Model = new ModelConfig { EmbedDim = 32, NumLayers = 1, NumHeads = 2, MaxSeqLen = 128 },
+            BatchSize = 2, SeqLen = 128, Steps = 1, WarmupSteps = 1, EvalInterval = 0, CheckpointInterval = 0,
+        };
+        Comparison.Run(options, force: false, log.WriteLine);
+        var data = Contents(tmp["facts/data"]);
+        // without --task (the recall task) or with another --seq-len, the sub-runs could not continue: refused, data untouched
+        var e = Assert.Throws<ArgumentException>(() => Comparison.Run(options with { Task = BuiltinTaskKind.Recall }, force: false, log.WriteLine));
+        log.WriteLine(e.Message);
+        Assert.Contains(Path.Combine(tmp["facts"], "diff", "run.json"), e.Message);
+        Assert.Contains("task \"recall\" (saved: \"facts\")", e.Message);
+        Assert.Equal(data, Contents(tmp["facts/data"]));
+        e = Assert.Throws<ArgumentException>(() => Comparison.Run(options with { SeqLen = 64 }, force: false, log.WriteLine));
+        Assert.Contains("seq_len 64 (saved: 128)", e.Message);
+        Assert.Equal(data, Contents(tmp["facts/data"]));
+        using (RunLock.Acquire(tmp["facts"]))                                       // another comparison into the same directory
+            Assert.StartsWith($"{tmp["facts"]} is in use by another trainer",
+                Assert.Throws<IOException>(() => Comparison.Run(options, force: false, log.WriteLine)).Message);
+        Assert.Equal(1, Comparison.Run(options, force: false, log.WriteLine).Diff.Step);   // as started: reused
+    }
+
+    [Fact]
+    public void ForceDoesNotDeleteASubRunAnotherTrainerHolds()
+    {
+        var options = OnPreparedData();
+        Comparison.Run(options, force: false, log.WriteLine);
+        var before = Contents(tmp["cmp"]);
+        using (RunLock.Acquire(tmp["cmp/transformer"]))                             // a trainer still at work in it
+        {
+            var e = Assert.Throws<IOException>(() => Comparison.Run(options, force: true, log.WriteLine));
+            Assert.StartsWith($"{tmp["cmp/transformer"]} is in use by another trainer", e.Message);
+        }
+        Assert.Equal(before, Contents(tmp["cmp"]));                                  // neither sub-run was deleted
+        var again = Comparison.Run(options, force: true, log.WriteLine);             // free: both start over
+        Assert.Equal(2, again.Transformer.Step);
     }
 }

@@ -107,6 +107,33 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
         Assert.InRange(r.Task["recall_char_acc"], 0, 1);
         var eval = MetricsLog.Read(Path.Combine(tmp["builtin"], "metrics.jsonl")).Single(m => m.Kind == "eval");
         Assert.True(eval.Task!.ContainsKey("recall_acc"));
+        Assert.Equal(WindowSampling.Uniform, Trainer.LoadRunOptions(tmp["builtin"]).Windows);
+    }
+
+    [Fact]
+    public void TheWindowRuleIsResolvedIntoRunJsonKeptOnResumeAndOlderRunsSampledUniformly()
+    {
+        string data = Dataset();
+        var options = Options(data, "win", steps: 4) with { Windows = WindowSampling.Documents };
+        var lines = new List<string>();
+        new Trainer(options, l => { lines.Add(l); log.WriteLine(l); }).Run();
+        Assert.Contains(lines, l => l.Contains("training windows start at document boundaries"));
+        Assert.Equal(WindowSampling.Documents, Trainer.LoadRunOptions(tmp["win"]).Windows);
+        // a resume that does not say keeps the run's rule; one that says otherwise is refused
+        var resumed = new Trainer(options with { Windows = null, Steps = 6 }, log.WriteLine) { Resume = true }.Run();
+        Assert.Equal(6, resumed.Step);
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(options with { Windows = WindowSampling.Uniform, Steps = 8 }) { Resume = true }.Run());
+        Assert.Contains("windows \"uniform\" (saved: \"documents\")", e.Message);
+        // the documents rule draws other windows than the uniform one: the loss curves differ from the first step
+        new Trainer(Options(data, "uni", steps: 4), log.WriteLine).Run();
+        Assert.Equal(WindowSampling.Uniform, Trainer.LoadRunOptions(tmp["uni"]).Windows);   // prepared data: uniform unless told
+        Assert.NotEqual(Losses(tmp["uni"])[0], Losses(tmp["win"])[0]);
+        // run.json of a run from before the rule existed: it sampled uniformly
+        string json = File.ReadAllText(tmp["uni/run.json"]);
+        var node = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        Assert.True(node.Remove("windows"));
+        File.WriteAllText(tmp["uni/run.json"], node.ToJsonString());
+        Assert.Equal(WindowSampling.Uniform, Trainer.LoadRunOptions(tmp["uni"]).Windows);
     }
 
     [Fact]
@@ -125,12 +152,35 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
         Assert.Empty(task.Haystack);                                                     // generated filler
         foreach (var k in new[] { "needle_acc", "needle_unsupported", "fact_faithful", "fact_hallucinated", "fact_memory" }) Assert.InRange(r.Task[k], 0, 1);
         Assert.Equal(BuiltinTaskKind.Facts, Trainer.LoadRunOptions(tmp["facts"]).Task);
+        Assert.Equal(WindowSampling.Documents, Trainer.LoadRunOptions(tmp["facts"]).Windows);   // the needle tasks' default
         string before = File.ReadAllText(tmp["facts/data/needle_task.json"]);
         var e = Assert.Throws<ArgumentException>(() => new Trainer(options with { Task = BuiltinTaskKind.Needle, Steps = 4 }) { Resume = true }.Run());
         Assert.Contains("task \"needle\" (saved: \"facts\")", e.Message);
         Assert.Equal(before, File.ReadAllText(tmp["facts/data/needle_task.json"]));         // refused before the data was touched
         Assert.Contains("not to the recall task", Assert.Throws<ArgumentException>(() => new TrainOptions { Haystack = ["x.txt"] }.Validate()).Message);
         Assert.Contains("haystack missing.txt: no such file", Assert.Throws<FileNotFoundException>(() => new TrainOptions { Task = BuiltinTaskKind.Needle, Haystack = ["missing.txt"] }.Validate()).Message);
+    }
+
+    [Fact]
+    public void AResumeRefusesToRegenerateTheBuiltinDataItWasTrainedOn()
+    {
+        var options = new TrainOptions
+        {
+            Out = tmp["regen"], Task = BuiltinTaskKind.Needle, Model = Tiny with { MaxSeqLen = 128 }, BatchSize = 2, SeqLen = 128, Steps = 2,
+            WarmupSteps = 1, EvalInterval = 0, CheckpointInterval = 1,
+        };
+        new Trainer(options).Run();
+        // as if the run had been started by a difft whose needle generator was older: this one would generate other documents
+        string taskFile = tmp["regen/data/needle_task.json"];
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(taskFile))!.AsObject();
+        node["generator_version"] = 1;
+        File.WriteAllText(taskFile, node.ToJsonString());
+        var shards = Directory.GetFiles(tmp["regen/data"]).Order().Select(File.ReadAllBytes).ToList();
+        var e = Assert.Throws<InvalidDataException>(() => new Trainer(options with { Steps = 4 }) { Resume = true }.Run());
+        log.WriteLine(e.Message);
+        Assert.StartsWith($"{tmp["regen/data"]} holds the needle task of generator version 1 (this difft generates version {DiffTransformer.Tasks.Needle.NeedleTaskFile.CurrentGeneratorVersion})", e.Message);
+        Assert.Contains("--force", e.Message);
+        Assert.Equal(shards, Directory.GetFiles(tmp["regen/data"]).Order().Select(File.ReadAllBytes).ToList());   // the data it was trained on, untouched
     }
 
     [Fact]
@@ -217,6 +267,20 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
         File.WriteAllText(new RunDirectory(tmp["alldmg"]).OptionsFile, "{}");
         var e2 = Assert.Throws<InvalidDataException>(() => Trainer.LoadRunOptions(tmp["alldmg"]));
         Assert.StartsWith($"{new RunDirectory(tmp["alldmg"]).OptionsFile}: missing data, out, model, batch_size, seq_len", e2.Message);
+    }
+
+    [Fact]
+    public void ADamagedCheckpointPassedOverDoesNotCountTowardTheCheckpointsKept()
+    {
+        string data = Dataset();
+        new Trainer(Options(data, "keep")).Run();                                  // keep 2: checkpoints at steps 4 and 6
+        var run = new RunDirectory(tmp["keep"]);
+        File.WriteAllText(Path.Combine(run.CheckpointDir(6), Checkpoint.StateFile), "{}");   // damaged: the resume starts at 4
+        // checkpoints at 5 and 10 now: were the damaged one counted, the pruning would leave 10 the only intact checkpoint
+        var r = new Trainer(Options(data, "keep", steps: 10) with { CheckpointInterval = 5 }) { Resume = true }.Run();
+        Assert.Equal(10, r.Step);
+        var intact = run.Checkpoints().Where(c => Checkpoint.Damage(c) is null).Select(Path.GetFileName).ToList();
+        Assert.Equal(["step_0000005", "step_0000010"], intact);
     }
 
     [Fact]
@@ -363,6 +427,38 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
         var before = File.ReadAllText(Path.Combine(tmp["r5"], "metrics.jsonl"));
         Assert.Throws<IOException>(() => new Trainer(Options(data, "r5") with { Steps = 2 }).Run());
         Assert.Equal(before, File.ReadAllText(Path.Combine(tmp["r5"], "metrics.jsonl")));
+    }
+
+    /// <summary>A tokenizer of two billion ids (writing a dataset only needs its name and sizes).</summary>
+    private sealed class HugeVocabulary : ITokenizer
+    {
+        public string Name => "huge";
+        public int VocabSize => 2_000_000_000;
+        public int EndOfText => 0;
+        public int[] Encode(string text) => [.. text.Select(c => (int)c)];
+        public string Decode(ReadOnlySpan<int> tokens) => new([.. tokens.ToArray().Select(t => (char)t)]);
+    }
+
+    [Fact]
+    public void DataWhoseVocabularyMakesTheModelTooLargeIsRefusedBeforeAnythingIsWritten()
+    {
+        var tokenizer = new HugeVocabulary();
+        DatasetDirectory.WriteGenerated(tmp["hugedata"], force: false, "test", tokenizer, seed: 1, shardTokens: 1 << 20, "a test",
+            staging =>
+            {
+                SplitMeta Split(string name, int documents)
+                {
+                    using var w = new SplitWriter(staging, name, tokenizer, 1 << 20);
+                    for (int d = 0; d < documents; d++) w.AppendDocument([.. Enumerable.Range(1, 60)], 60);
+                    return w.Complete();
+                }
+                return (Split("train", 10), Split("val", 2));
+            }, new Dictionary<string, string>());
+        // the preset's vocabulary (257) fits; the data's, which replaces it (vocab_from_data), makes 2e9 × 32 × 2 parameters
+        var e = Assert.Throws<ConfigException>(() => new Trainer(Options(tmp["hugedata"], "hugerun")).Run());
+        Assert.Contains("for its", e.Message);
+        Assert.Contains("vocab_size 2000000000", e.Message);
+        Assert.False(Directory.Exists(tmp["hugerun"]));                           // no run.json, no trace
     }
 
     [Fact]

@@ -200,7 +200,7 @@ public static class NeedleBuilder
             var keys = DrawKeys(rng, task.Keys, needles);
             var values = DrawValues(rng, needles, task.ValueDigits);
             int h = length - answerRoom - questionRoom - 1 - NeedleTokens(task.Template, tokenizer, keys, values);
-            if (h < 8) return [];
+            if (h < MinPromptHaystack) return [];
             var placements = keys.Select((k, i) => (k, values[i], i < asked && depth >= 0 ? depth : rng.NextDouble())).ToList();
             var doc = Build(tokenizer, task.Template, haystack.Window(tokenizer, h, rng), placements);
             string context = tokenizer.Decode(doc.Context[1..]);
@@ -211,13 +211,42 @@ public static class NeedleBuilder
         return prompts;
     }
 
+    /// <summary>Fewest haystack tokens of an evaluation prompt: with fewer, the needles would hardly be hidden in anything.</summary>
+    public const int MinPromptHaystack = 8;
+
+    /// <summary>
+    /// Whether <see cref="FactPrompts"/> of <paramref name="probe"/> fit <paramref name="length"/> tokens with
+    /// <paramref name="distractors"/> distractor needles whatever keys they draw: the longest question, the longest fact
+    /// needle (counterfactual), the longest needles of ordinary keys (distractors, and the asked key of open book), the
+    /// answer room and <see cref="MinPromptHaystack"/> haystack tokens. Values count one token per byte, the most any of
+    /// our tokenizers spends on digits, so the bound holds for every value.
+    /// </summary>
+    public static bool FactPromptsFit(ITokenizer tokenizer, NeedleTaskOptions task, FactProbe probe, int length, int answerRoom, int distractors)
+    {
+        int MaxNeedle(string key)
+        {
+            var (tokens, valueStart, valueLength) = task.Template.EncodeNeedle(tokenizer, key, new string('1', task.ValueDigits));
+            int valueBytes = System.Text.Encoding.UTF8.GetByteCount(tokenizer.Decode(tokens.AsSpan(valueStart, valueLength)));   // the same for every value
+            return tokens.Length - valueLength + valueBytes;
+        }
+        int needles = task.Keys.Select(MaxNeedle).OrderDescending().Take(distractors + (probe == FactProbe.OpenBook ? 1 : 0)).Sum()
+                      + (probe == FactProbe.Counterfactual ? task.Facts.Select(f => MaxNeedle(f.Key)).DefaultIfEmpty().Max() : 0);
+        return length - answerRoom - FactQuestionRoom(tokenizer, task) - 1 - needles >= MinPromptHaystack;
+    }
+
+    /// <summary>Room every fact prompt leaves for its question: the longest question of any key, fact or ordinary.</summary>
+    private static int FactQuestionRoom(ITokenizer tokenizer, NeedleTaskOptions task) =>
+        task.Keys.Concat(task.Facts.Select(f => f.Key)).Max(k => task.Template.EncodeQuestion(tokenizer, k).Length);
+
     /// <summary>
     /// Questions of <c>eval faithfulness</c>: <paramref name="samples"/> documents of <paramref name="length"/> tokens (answer
     /// room included) with <paramref name="distractors"/> ordinary needles at uniform depths and one asked key: for
     /// <see cref="FactProbe.Counterfactual"/> a fixed fact stated with another value at <paramref name="depth"/>, for
     /// <see cref="FactProbe.ClosedBook"/> a fixed fact not stated, for <see cref="FactProbe.OpenBook"/> an ordinary key
     /// stated at <paramref name="depth"/> (a negative depth: uniform). Facts are taken in turn (sample s asks fact s mod F).
-    /// Empty when the needles do not fit. Document s depends only on (<paramref name="seed"/>, s) and the tokenizer.
+    /// Empty when the needles do not fit (<see cref="FactPromptsFit"/>, decided for the cell from its worst-case keys, so
+    /// that it never depends on which keys the samples happen to draw). Document s depends only on (<paramref name="seed"/>,
+    /// s) and the tokenizer; the haystack takes what the needles and the question leave.
     /// </summary>
     public static List<FactPrompt> FactPrompts(ITokenizer tokenizer, Haystack haystack, NeedleTaskOptions task, FactProbe probe, int length, int answerRoom,
         int distractors, double depth, int samples, ulong seed)
@@ -225,7 +254,8 @@ public static class NeedleBuilder
         if (task.Facts.Count == 0) throw new ArgumentException("the task has no fixed facts (a dataset generated with --task facts has them)");
         if (distractors + (probe == FactProbe.OpenBook ? 1 : 0) > task.Keys.Count)
             throw new ArgumentException($"{distractors} distractors need as many needle keys; {task.Keys.Count} are given");
-        int questionRoom = task.Keys.Concat(task.Facts.Select(f => f.Key)).Max(k => task.Template.EncodeQuestion(tokenizer, k).Length);
+        if (!FactPromptsFit(tokenizer, task, probe, length, answerRoom, distractors)) return [];
+        int questionRoom = FactQuestionRoom(tokenizer, task);
         var prompts = new List<FactPrompt>();
         for (int s = 0; s < samples; s++)
         {
@@ -243,8 +273,7 @@ public static class NeedleBuilder
                 keys.Insert(0, fact.Key);
                 values.Insert(0, stated);
             }
-            int h = length - answerRoom - questionRoom - 1 - NeedleTokens(task.Template, tokenizer, keys, values);
-            if (h < 8) return [];
+            int h = length - answerRoom - questionRoom - 1 - NeedleTokens(task.Template, tokenizer, keys, values);   // ≥ the worst case's, which fits
             var placements = keys.Select((k, i) => (k, values[i], i == 0 && stated is not null && depth >= 0 ? depth : rng.NextDouble())).ToList();
             var doc = Build(tokenizer, task.Template, haystack.Window(tokenizer, h, rng), placements);
             var others = values.Where(v => v != stated).ToList();

@@ -21,6 +21,7 @@ public sealed class NeedleTaskEvaluator : ITaskEvaluator
     private readonly List<NeedlePrompt> prompts;
     private readonly int answerRoom;
     private readonly List<FactPrompt> factPrompts = [];
+    private readonly List<string> warnings = [];
 
     public NeedleTaskEvaluator(NeedleTaskFile task, int maxSeqLen)
     {
@@ -33,9 +34,26 @@ public sealed class NeedleTaskEvaluator : ITaskEvaluator
         if (prompts.Count == 0) throw new ConfigException($"the needle task's context of {o.ContextLength} tokens cannot hold one needle and its question");
         if (o.Facts.Count > 0)
             foreach (var probe in new[] { FactProbe.Counterfactual, FactProbe.ClosedBook })
-                factPrompts.AddRange(NeedleBuilder.FactPrompts(tokenizer, haystack, o, probe, o.ContextLength, answerRoom, distractors: 1, depth: -1,
+            {
+                // one distractor needle; none when it does not fit (the built-in facts task's counterfactual questions at 128 tokens)
+                int? distractors = new[] { 1, 0 }.Cast<int?>().FirstOrDefault(d => NeedleBuilder.FactPromptsFit(tokenizer, o, probe, o.ContextLength, answerRoom, d!.Value));
+                string metrics = probe == FactProbe.Counterfactual ? "fact_faithful and fact_hallucinated" : "fact_memory";
+                if (distractors is not int d)
+                {
+                    warnings.Add($"the facts task's {Name(probe)} questions do not fit its documents of {o.ContextLength} tokens even without a distractor needle: " +
+                                 $"{metrics} are not measured (train with a longer --seq-len)");
+                    continue;
+                }
+                if (d == 0)
+                    warnings.Add($"{metrics}: the facts task's {Name(probe)} questions are asked without a distractor needle, since with one they do not fit its documents of {o.ContextLength} tokens");
+                factPrompts.AddRange(NeedleBuilder.FactPrompts(tokenizer, haystack, o, probe, o.ContextLength, answerRoom, d, depth: -1,
                                                                FactPromptsPerProbe, (ulong)task.Seed ^ EvalSalt ^ (ulong)(probe + 1)));
+            }
     }
+
+    public IReadOnlyList<string> Warnings => warnings;
+
+    private static string Name(FactProbe probe) => probe == FactProbe.Counterfactual ? "counterfactual" : "closed-book";
 
     public IReadOnlyDictionary<string, double> Evaluate(LanguageModel model)
     {
@@ -54,7 +72,7 @@ public sealed class NeedleTaskEvaluator : ITaskEvaluator
                                                                                                  p.Prompt.OtherValues, p.Prompt.ContextText))).ToList();
         void Share(string name, FactProbe probe, FactAnswerClass k)
         {
-            int n = classes.Count(c => c.Probe == probe);                      // 0 when the context cannot hold the probe's needles
+            int n = classes.Count(c => c.Probe == probe);                      // 0 when the context cannot hold the probe's needles (a warning says so)
             if (n > 0) metrics[name] = (double)classes.Count(c => c.Probe == probe && c.Class == k) / n;
         }
         Share("fact_faithful", FactProbe.Counterfactual, FactAnswerClass.Context);
