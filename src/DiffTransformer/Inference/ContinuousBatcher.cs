@@ -30,6 +30,7 @@ public sealed class ContinuousBatcher : IDisposable
     private readonly Thread loop;
     private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool stopping;
+    private Exception? failure;
     private DateTime? deadline;
     private long steps;
     private long rowSteps;
@@ -71,6 +72,7 @@ public sealed class ContinuousBatcher : IDisposable
         var s = new Sequence(ids, truncated, options);
         lock (gate)
         {
+            if (failure is not null) throw new GenerationRefusedException($"the batch loop has failed ({failure.GetType().Name}); restart the server", stopping: true);
             if (stopping) throw new GenerationRefusedException("the server is stopping", stopping: true);
             if (waiting.Count >= MaxWaiting + Math.Max(0, MaxBatchSize - active.Count))
                 throw new GenerationRefusedException($"the server is busy ({MaxBatchSize} generations running, {waiting.Count} waiting); try again later", stopping: false);
@@ -121,9 +123,10 @@ public sealed class ContinuousBatcher : IDisposable
 
     private void Run()
     {
-        using var batch = generator.Model.CreateBatchCache();   // slot i holds active[i]'s keys and values
+        Model.BatchKvCache? batch = null;
         try
         {
+            batch = generator.Model.CreateBatchCache();   // slot i holds active[i]'s keys and values
             while (true)
             {
                 List<Sequence> joining = [];
@@ -150,11 +153,18 @@ public sealed class ContinuousBatcher : IDisposable
         }
         catch (Exception e)
         {
-            // not expected (each sequence's failures are its own); whatever is open learns of it
-            lock (gate) foreach (var s in waiting.Concat(active)) s.Fail(e);
+            // not expected (each sequence's failures are its own); whatever is open learns of it, and since no thread
+            // drives the model any more, later submissions are refused rather than left waiting for ever
+            lock (gate)
+            {
+                failure = e;
+                foreach (var s in waiting.Concat(active)) s.Fail(e);
+                waiting.Clear();
+            }
         }
         finally
         {
+            batch?.Dispose();
             stopped.TrySetResult();
         }
     }

@@ -10,9 +10,9 @@ public sealed class ServerLimitsTests(TinyCheckpoints checkpoints) : IClassFixtu
 {
     private const string Completions = "POST /v1/completions HTTP/1.1\r\nContent-Type: application/json";
 
-    private (DiffTransformerChatClient Chat, OpenAiServer Server, List<string> Log) Start(OpenAiServerOptions? options = null)
+    private (DiffTransformerChatClient Chat, OpenAiServer Server, List<string> Log) Start(OpenAiServerOptions? options = null, string? model = null)
     {
-        var chat = DiffTransformerChatClient.Load(checkpoints.Diff);
+        var chat = DiffTransformerChatClient.Load(model ?? checkpoints.Diff);
         var log = new List<string>();
         var server = new OpenAiServer(chat, (options ?? new()) with { Port = 0 }, line => { lock (log) log.Add(line); });
         server.Start();
@@ -46,6 +46,45 @@ public sealed class ServerLimitsTests(TinyCheckpoints checkpoints) : IClassFixtu
                 Assert.Contains("did not arrive within 3 s", r.ErrorMessage);
                 tcp.Dispose();
             }
+        }
+    }
+
+    [Fact]
+    public async Task StreamsTheirClientsDoNotReadHoldUpNobodyAndEndWhenTheClientLeaves()
+    {
+        string model = checkpoints.Save("long", TinyCheckpoints.Config() with { MaxSeqLen = 4096 });
+        // no minimum data rate: the unread stream ends only because its client leaves
+        var (chat, server, log) = Start(new() { MaxBatchSize = 4, MinBytesPerSecond = 0 }, model);
+        using (chat)
+        using (server)
+        {
+            using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(120) };
+            Assert.Equal(HttpStatusCode.OK, await Complete(http));   // warm
+            // a client that asks for 4,000 streamed tokens and never reads a byte of them
+            var deaf = new System.Net.Sockets.TcpClient { ReceiveBufferSize = 4096 };
+            await deaf.ConnectAsync(server.Address.Host, server.Address.Port);
+            byte[] body = """{"prompt": "abc", "max_tokens": 4000, "stream": true}"""u8.ToArray();
+            await deaf.GetStream().WriteAsync(Encoding.ASCII.GetBytes(Completions + $"\r\nHost: {server.Address.Authority}\r\nContent-Length: {body.Length}\r\n\r\n"));
+            await deaf.GetStream().WriteAsync(body);
+            for (int i = 0; i < 3000 && server.Batcher!.Statistics.Steps < 20; i++) await Task.Delay(10);
+
+            using (var res = await http.PostAsync("v1/completions", new StringContent("""{"prompt": "Hi", "max_tokens": 20, "stream": true, "temperature": 0}""", Encoding.UTF8, "application/json")))
+            {
+                Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+                Assert.EndsWith("data: [DONE]\n\n", await res.Content.ReadAsStringAsync());
+            }
+            Assert.False(DeafEnded(), "the other stream waited for the unread one to end");
+            Assert.Equal(2, server.Batcher!.Statistics.LargestBatch);   // the two were decoded together
+
+            deaf.Dispose();   // the client goes away: its request ends and its sequence leaves the batch
+            for (int i = 0; i < 3000 && !DeafEnded(); i++) await Task.Delay(10);
+            Assert.True(DeafEnded(), "the unread stream's request did not end after its client left");
+            Assert.Equal(HttpStatusCode.OK, await Complete(http));
+        }
+
+        bool DeafEnded()
+        {
+            lock (log) return log.Any(l => l.Contains("→ 499") || l.Contains("+4000 tokens"));
         }
     }
 
