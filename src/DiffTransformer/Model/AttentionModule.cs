@@ -58,6 +58,7 @@ public abstract class AttentionModule : nn.Module<Tensor, Tensor>
     protected (Tensor Q, Tensor Keys, Tensor Values, Tensor Mask) DecodeBatchInputs(Tensor q, Tensor k, Tensor v, BatchKvCache cache)
     {
         if (q.shape[0] != cache.Count) throw new ArgumentException($"layer {Depth}: {q.shape[0]} rows but {cache.Count} sequences in the cache");
+        if (Quantization is not null) throw new NotSupportedException($"layer {Depth}: a batched decode does not quantise the attention logits (decode each sequence alone)");
         q = Rotary.ApplyAt(q, cache.Lengths);                               // (B, 1, hq, dq)
         k = Rotary.ApplyAt(k, cache.Lengths);                               // (B, 1, hk, dk)
         var (keys, values, mask) = cache.Append(Depth, k.transpose(1, 2), v.transpose(1, 2)); // (B, hk, S, dk), (B, hv, S, dv), (B, 1, 1, S)

@@ -14,8 +14,10 @@ namespace DiffTransformer.Model;
 /// <para>
 /// A sequence joins with <see cref="Add"/> (its prefilled batch-1 <see cref="KvCache"/> is copied into the next slot)
 /// and leaves with <see cref="RemoveAt"/> (the last slot moves into its place, so slots 0 … Count − 1 stay the batch).
-/// Buffers start zeroed (a hidden position must hold a finite number: 0 · NaN would be NaN), grow by doubling in slots
-/// and positions, and are freed when the last sequence leaves. For inference only: nothing here carries gradients.
+/// Every position past a slot's length, and every slot past <see cref="Count"/>, holds zeros: the buffers start zeroed
+/// and a leaving sequence is wiped, so nothing it held (a NaN or infinity included) reaches the sequence that takes its
+/// slot — a hidden position has weight 0, but 0 · NaN would be NaN. The buffers grow by doubling in slots and
+/// positions, and are freed when the last sequence leaves. For inference only: nothing here carries gradients.
 /// </para>
 /// </summary>
 public sealed class BatchKvCache : IDisposable
@@ -91,17 +93,20 @@ public sealed class BatchKvCache : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(slot, Count);
         CheckBetweenSteps();
         int last = Count - 1;
-        if (slot != last)
-        {
-            long n = lengths[last];
-            using (no_grad())
-                for (int l = 0; l < numLayers; l++)
+        long n = lengths[last], cap = Capacity;
+        using (no_grad())
+            for (int l = 0; l < numLayers; l++)
+                foreach (var buffer in new[] { keys[l]!, values[l]! })
                 {
-                    keys[l]!.narrow(0, slot, 1).narrow(2, 0, n).copy_(keys[l]!.narrow(0, last, 1).narrow(2, 0, n));
-                    values[l]!.narrow(0, slot, 1).narrow(2, 0, n).copy_(values[l]!.narrow(0, last, 1).narrow(2, 0, n));
+                    if (slot != last)
+                    {
+                        var into = buffer.narrow(0, slot, 1);
+                        into.narrow(2, 0, n).copy_(buffer.narrow(0, last, 1).narrow(2, 0, n));
+                        into.narrow(2, n, cap - n).zero_();   // what the leaving sequence held past n
+                    }
+                    buffer.narrow(0, last, 1).zero_();        // the freed slot
                 }
-            lengths[slot] = n;
-        }
+        if (slot != last) lengths[slot] = n;
         lengths.RemoveAt(last);
         if (Count == 0) Free();
         return slot == last ? -1 : last;

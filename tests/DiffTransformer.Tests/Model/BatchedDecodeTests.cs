@@ -1,3 +1,4 @@
+using DiffTransformer.Kernels;
 using DiffTransformer.Model;
 using TorchSharp;
 using Xunit.Abstractions;
@@ -91,6 +92,83 @@ public sealed class BatchedDecodeTests(ITestOutputHelper log)
             var two = tensor(new long[] { 1, 2 }).view(2, 1);
             Assert.Contains("one token per sequence", Assert.Throws<ArgumentException>(() => model.DecodeBatch(two, batch)).Message);
             Assert.Equal(2, batch.Lengths[0]);   // a refused step changes nothing
+            model.Quantization = new LogitQuantization(8, QuantGranularity.Tensor);
+            Assert.Contains("does not quantise", Assert.Throws<NotSupportedException>(() => model.DecodeBatch(tensor(new long[] { 3 }).view(1, 1), batch)).Message);
+            model.Quantization = null;
+            Assert.Equal(2, batch.Lengths[0]);
+            using var scope = NewDisposeScope();
+            _ = model.DecodeBatch(tensor(new long[] { 3 }).view(1, 1), batch);   // the cache is still usable
+            Assert.Equal(3, batch.Lengths[0]);
         }
+    }
+
+    /// <summary>
+    /// A hidden position has weight 0, but 0 · NaN is NaN: whatever a leaving sequence held must be gone before another
+    /// sequence's step reads its slot. Two poisoned sequences (NaN keys and values) leave, one from the middle (the
+    /// short last sequence moves into its slot and overwrites only its own 3 positions) and one from the end (a
+    /// newcomer takes that slot); with a long sequence beside them every row reads past its own end.
+    /// </summary>
+    [Theory]
+    [InlineData(Architecture.Diff)]
+    [InlineData(Architecture.Transformer)]
+    public void NothingALeavingSequenceHeldReachesTheSequenceThatTakesItsSlot(Architecture arch)
+    {
+        using var model = KvCacheTests.SharpModel(KvCacheTests.Tiny(arch, null), 5);
+        using var batch = model.CreateBatchCache();
+        var rng = new Random(8);
+        var alone = new List<(KvCache Cache, long Next)>();
+        using (no_grad())
+        {
+            KvCache Prefilled(int n, bool poison)
+            {
+                using var scope = NewDisposeScope();
+                var t = tensor(Enumerable.Range(0, n).Select(_ => (long)rng.Next(50)).ToArray()).view(1, -1);
+                var c = model.CreateCache();
+                _ = model.Forward(t, 0, null, c);
+                if (poison)
+                    for (int l = 0; l < c.Count; l++)
+                    {
+                        c[l].Keys!.fill_(Scalars.Of(float.NaN));
+                        c[l].Values!.fill_(Scalars.Of(float.NaN));
+                    }
+                else
+                {
+                    var mine = model.CreateCache();
+                    alone.Add((mine, model.Forward(t, 0, null, mine)[0, -1].argmax().item<long>()));
+                }
+                return c;
+            }
+
+            void Add(int n, bool poison = false)
+            {
+                using var c = Prefilled(n, poison);
+                batch.Add(c);
+            }
+
+            Add(10, poison: true);
+            Add(20);
+            Add(3);
+            Assert.Equal(2, batch.RemoveAt(0));   // the 3-token sequence moves into the poisoned slot
+            Add(12, poison: true);
+            Assert.Equal(-1, batch.RemoveAt(2));
+            Add(4);                               // takes the poisoned last slot
+            Assert.Equal(new long[] { 3, 20, 4 }, batch.Lengths);
+            string[] names = ["3 tokens (moved)", "20 tokens", "4 tokens (new)"];
+            var order = new[] { 1, 0, 2 };        // batch slot j holds alone[order[j]]
+            for (int step = 0; step < 3; step++)
+            {
+                using var scope = NewDisposeScope();
+                var rows = model.DecodeBatch(tensor(order.Select(i => alone[i].Next).ToArray()).view(-1, 1), batch);   // (B, V)
+                Assert.True(rows.isfinite().all().item<bool>(), $"step {step}: a row read what a leaving sequence held");
+                for (int j = 0; j < order.Length; j++)
+                {
+                    var (c, next) = alone[order[j]];
+                    var one = model.Forward(tensor(new[] { next }).view(1, 1), c.Length, null, c).view(-1); // (V)
+                    TensorAssert.Close(null, $"step {step}: {names[j]}", rows[j], one, rtol: 1e-5, atol: 1e-5);
+                    alone[order[j]] = (c, one.argmax().item<long>());
+                }
+            }
+        }
+        foreach (var (c, _) in alone) c.Dispose();
     }
 }
