@@ -1,3 +1,4 @@
+using DiffTransformer.Model;
 using DiffTransformer.Inference;
 using Xunit.Abstractions;
 
@@ -17,24 +18,34 @@ public sealed class BatcherTests(TinyCheckpoints checkpoints, ITestOutputHelper 
         return result ?? throw new InvalidOperationException("no result");
     }
 
-    [Fact]
-    public async Task RequestsServedInABatchEqualTheSameRequestsServedAlone()
+    /// <summary>
+    /// Token for token: greedy and sampled requests (three seeds, temperature, top-k, top-p), of different prompt lengths
+    /// and budgets, more than fit at once; the first is running before the others arrive and two join only when earlier
+    /// ones have left. Each gets exactly what it gets alone with the same options and seed, for both architectures and
+    /// grouped KV heads.
+    /// </summary>
+    [Theory]
+    [InlineData(Architecture.Diff, null)]
+    [InlineData(Architecture.Diff, 1)]
+    [InlineData(Architecture.Transformer, null)]
+    public async Task RequestsServedInABatchEqualTheSameRequestsServedAlone(Architecture arch, int? kv)
     {
-        using var gen = TextGenerator.Load(checkpoints.Diff);
+        using var gen = TextGenerator.Load(arch == Architecture.Diff && kv is null ? checkpoints.Diff : checkpoints.Save($"{arch}-{kv}", TinyCheckpoints.Config(arch, kv)));
         using var batcher = new ContinuousBatcher(gen, maxBatchSize: 4, maxWaiting: 8);
         var greedy = new GenerationOptions { Sampling = SamplingOptions.Greedy, StopAtEndOfText = false };
-        var seeded = greedy with { Sampling = new SamplingOptions { Temperature = 0.9, TopP = 0.95, Seed = 11 } };
+        GenerationOptions Sampled(double temperature, int topK, double topP, long seed, int n) =>
+            greedy with { MaxNewTokens = n, Sampling = new SamplingOptions { Temperature = temperature, TopK = topK, TopP = topP, Seed = seed } };
         var plain = gen.Generate("x", greedy with { MaxNewTokens = 40 }).Text;
         string stop = plain.Skip(plain.Length / 2).First(c => !char.IsSurrogate(c)).ToString();   // a character it writes half-way
-        // prompts of different lengths and budgets, so sequences join and leave at different steps; more than fit at once
         (string Prompt, GenerationOptions Options)[] requests =
         [
             ("The cat", greedy with { MaxNewTokens = 30 }),
             ("A", greedy with { MaxNewTokens = 12 }),
-            ("Once upon a time there was", greedy with { MaxNewTokens = 25 }),
+            ("Once upon a time there was", Sampled(1.2, 0, 1.0, 3, 25)),
             ("", greedy with { MaxNewTokens = 8 }),
-            ("Hello, world", seeded with { MaxNewTokens = 20 }),
-            ("x", greedy with { MaxNewTokens = 40, StopStrings = [stop] }),
+            ("Hello, world", Sampled(0.9, 0, 0.95, 11, 20)),   // waits for a place
+            ("x", greedy with { MaxNewTokens = 40, StopStrings = [stop] }),   // waits for a place
+            ("The cat", Sampled(1.0, 20, 1.0, 5, 16)),         // waits for a place
         ];
         var first = batcher.Stream(requests[0].Prompt, requests[0].Options).GetAsyncEnumerator();
         Assert.True(await first.MoveNextAsync());   // the first is running before the others arrive: they join it mid-flight
@@ -49,8 +60,9 @@ public sealed class BatcherTests(TinyCheckpoints checkpoints, ITestOutputHelper 
         await first.DisposeAsync();
         var results = new[] { r0! }.Concat(await Task.WhenAll(rest)).ToArray();
         var stats = batcher.Statistics;
-        log.WriteLine($"{stats.Steps} batched steps, {stats.Rows} rows, largest batch {stats.LargestBatch}");
+        log.WriteLine($"{arch} kv {kv}: {stats.Steps} batched steps, {stats.Rows} rows, largest batch {stats.LargestBatch}");
         Assert.Equal(4, stats.LargestBatch);
+        Assert.True(stats.Rows > stats.Steps * 2, "the requests were not decoded together");
         for (int i = 0; i < requests.Length; i++)
         {
             var alone = gen.Generate(requests[i].Prompt, requests[i].Options);
@@ -58,6 +70,11 @@ public sealed class BatcherTests(TinyCheckpoints checkpoints, ITestOutputHelper 
             Assert.Equal(alone.Text, results[i].Text);
             Assert.Equal(alone.FinishReason, results[i].FinishReason);
             Assert.Equal(alone.PromptTokens, results[i].PromptTokens);
+            if (!requests[i].Options.Sampling.IsGreedy)   // the sampling did something: greedy would have written otherwise
+            {
+                Assert.Equal(requests[i].Options.Sampling.Seed, results[i].Seed);
+                Assert.NotEqual(gen.Generate(requests[i].Prompt, requests[i].Options with { Sampling = SamplingOptions.Greedy }).Tokens, results[i].Tokens);
+            }
         }
         Assert.Equal(results[0].Text, string.Concat(firstPieces));
         Assert.Equal(FinishReason.StopString, results[5].FinishReason);
