@@ -23,6 +23,14 @@ public sealed class HelpTests
         foreach (var option in options) Assert.Contains(option.Name, run.Stdout);
     }
 
+    [Theory]
+    [MemberData(nameof(Verbs))]
+    public void EveryOptionHasHelpText(string verb)
+    {
+        foreach (var option in CliRun.Find(verb.Split(' ')).Options)
+            Assert.False(string.IsNullOrWhiteSpace(option.Description), $"{verb} {option.Name} has no help text");
+    }
+
     [Fact]
     public void RootHelpListsTheVerbs()
     {

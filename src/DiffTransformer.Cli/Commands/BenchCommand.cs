@@ -74,6 +74,7 @@ public static class BenchCommand
         var repeats = new Option<int>("--repeats") { Description = "Rounds; each runs every client count once, in rotating order; the table shows medians.", DefaultValueFactory = _ => 1 };
         var timeLimit = new Option<double>("--time-limit") { Description = "Seconds per measurement after which no client starts another request.", HelpName = "seconds", DefaultValueFactory = _ => 120 };
         var seed = new Option<long>("--seed") { Description = "Seed of the random weights.", DefaultValueFactory = _ => 0 };
+        foreach (var o in new[] { requests, promptTokens, maxTokens, repeats }) AtLeastOne(o);
         foreach (var o in new Option[] { clients, requests, promptTokens, maxTokens, repeats, timeLimit, seed }) cmd.Add(o);
         var runtime = new RuntimeOptions();
         runtime.AddTo(cmd);
@@ -236,6 +237,13 @@ public static class BenchCommand
         text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(parse).Distinct().ToList();
 
     /// <summary>A comma-separated list of positive integers, e.g. "128,1024,2048".</summary>
+    /// <summary>Refuses a value below 1, naming the option and the value.</summary>
+    private static void AtLeastOne(Option<int> option) => option.Validators.Add(result =>
+    {
+        int n = result.GetValueOrDefault<int>();
+        if (n < 1) result.AddError($"{option.Name} must be ≥ 1, got {n}");
+    });
+
     private static int[] ParseIntList(string text, string option)
     {
         var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -20,7 +20,8 @@ public static class ServeCommand
         var maxBatch = new Option<int>("--max-batch") { Description = "Requests decoded together at most (continuous batching); more wait their turn.", DefaultValueFactory = _ => new OpenAiServerOptions().MaxBatchSize };
         maxBatch.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int>() < 1) result.AddError("--max-batch must be ≥ 1");
+            int n = result.GetValueOrDefault<int>();
+            if (n < 1) result.AddError($"--max-batch must be ≥ 1, got {n}");
         });
         var shutdown = new Option<double>("--shutdown-timeout") { Description = "On Ctrl-C, seconds open requests may run on before each is ended with a final chunk.", HelpName = "seconds", DefaultValueFactory = _ => new OpenAiServerOptions().ShutdownTimeout.TotalSeconds };
         shutdown.Validators.Add(result =>

@@ -12,7 +12,8 @@ namespace DiffTransformer.Benchmarks;
 /// The load test of <c>difft serve</c>: starts <see cref="OpenAiServer"/> in this process on 127.0.0.1 (a free port,
 /// random weights), then for each client count runs that many concurrent clients, each sending
 /// <see cref="ServeBenchmarkOptions.RequestsPerClient"/> streaming completions one after another, and measures the
-/// aggregate completion tokens/s, each stream's time to first text and to its end, and how full the batch ran.
+/// aggregate completion tokens/s, each stream's time to its first text, per token after that and to its end, and how
+/// full the batch ran.
 /// Bounded: a fixed number of requests, none started after <see cref="ServeBenchmarkOptions.TimeLimit"/>.
 /// </summary>
 public static class ServeBenchmark
@@ -82,6 +83,7 @@ public static class ServeBenchmark
             m.FirstTokenMs.Add(firstMs);
             m.LatencySeconds.Add(seconds);
             m.StreamTokensPerSecond.Add(n / seconds);
+            if (n > 1) m.PerTokenMs.Add((seconds * 1000 - firstMs) / (n - 1));
             tokens += n;
         }
         m.Tokens += tokens;

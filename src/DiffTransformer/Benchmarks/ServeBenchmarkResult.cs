@@ -20,16 +20,21 @@ public sealed record ServeBenchmarkResult(ServeBenchmarkOptions Options, IReadOn
                     $"{KernelNames.Of(Options.Kernel)} prefill, {Threads} threads; prompt {PromptTokens} tokens, {Options.MaxTokens} new tokens per streamed request (greedy), " +
                     $"{Options.RequestsPerClient} requests per client; loopback HTTP; median of {Options.Repeats} round(s), percentiles over all requests");
         w.WriteLine();
-        w.WriteLine("| clients | requests | tokens | aggregate tok/s | vs 1 client | mean batch | per-stream tok/s p50 | first token p50 / p95 ms | stream latency p50 / p95 s |");
-        w.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        w.WriteLine("| clients | requests | tokens | aggregate tok/s | vs 1 client | mean batch | per-stream tok/s p50 | first token p50 / p95 ms | per token p50 / p95 ms | stream latency p50 / p95 s |");
+        w.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var m in Measurements)
         {
             string speedup = Speedup(m) is double s ? Fmt.Ratio(s) : "–";
             w.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {m.Clients} | {m.Requests} | {Fmt.N0(m.Tokens)} | {Fmt.F1(m.Median)} | {speedup} | {Fmt.F1(Stats.Median(m.MeanBatch))} | {Fmt.F1(Stats.Median(m.StreamTokensPerSecond))} | " +
-                $"{Stats.Percentile(m.FirstTokenMs, 50):F0} / {Stats.Percentile(m.FirstTokenMs, 95):F0} | {Stats.Percentile(m.LatencySeconds, 50):F2} / {Stats.Percentile(m.LatencySeconds, 95):F2} |"));
+                $"{Stats.Percentile(m.FirstTokenMs, 50):F0} / {Stats.Percentile(m.FirstTokenMs, 95):F0} | {PerToken(m)} | {Stats.Percentile(m.LatencySeconds, 50):F2} / {Stats.Percentile(m.LatencySeconds, 95):F2} |"));
         }
         w.WriteLine();
+        w.WriteLine("Per stream: first token = request sent to its first text; per token = the rest of the stream over its tokens after the first; " +
+                    "stream latency = request sent to [DONE]. Percentiles over every request of all rounds.");
         return w.ToString();
     }
+
+    private static string PerToken(ServeMeasurement m) =>
+        m.PerTokenMs.Count == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Stats.Percentile(m.PerTokenMs, 50):F1} / {Stats.Percentile(m.PerTokenMs, 95):F1}");
 }

@@ -18,6 +18,9 @@ public sealed record ServeMeasurement(int Clients)
     /// <summary>Per request: completion tokens over its latency.</summary>
     public List<double> StreamTokensPerSecond { get; } = [];
 
+    /// <summary>Per request of more than one token: ms from the first text to the end of the stream per token after the first.</summary>
+    public List<double> PerTokenMs { get; } = [];
+
     public int Requests => LatencySeconds.Count;
 
     public long Tokens { get; set; }
