@@ -10,9 +10,9 @@ public sealed class ServerLimitsTests(TinyCheckpoints checkpoints) : IClassFixtu
 {
     private const string Completions = "POST /v1/completions HTTP/1.1\r\nContent-Type: application/json";
 
-    private (DiffTransformerChatClient Chat, OpenAiServer Server, List<string> Log) Start(OpenAiServerOptions? options = null, string? model = null)
+    private (DiffTransformerChatClient Chat, OpenAiServer Server, List<string> Log) Start(OpenAiServerOptions? options = null, string? model = null, GenerationOptions? defaults = null)
     {
-        var chat = DiffTransformerChatClient.Load(model ?? checkpoints.Diff);
+        var chat = DiffTransformerChatClient.Load(model ?? checkpoints.Diff, defaults: defaults);
         var log = new List<string>();
         var server = new OpenAiServer(chat, (options ?? new()) with { Port = 0 }, line => { lock (log) log.Add(line); });
         server.Start();
@@ -53,8 +53,9 @@ public sealed class ServerLimitsTests(TinyCheckpoints checkpoints) : IClassFixtu
     public async Task StreamsTheirClientsDoNotReadHoldUpNobodyAndEndWhenTheClientLeaves()
     {
         string model = checkpoints.Save("long", TinyCheckpoints.Config() with { MaxSeqLen = 4096 });
-        // no minimum data rate: the unread stream ends only because its client leaves
-        var (chat, server, log) = Start(new() { MaxBatchSize = 4, MinBytesPerSecond = 0 }, model);
+        // no minimum data rate: the unread stream ends only because its client leaves; greedy and deaf to end-of-text, so
+        // that its generation runs for the whole context (a sampled one could end at end-of-text before the other joins)
+        var (chat, server, log) = Start(new() { MaxBatchSize = 4, MinBytesPerSecond = 0 }, model, new GenerationOptions { StopAtEndOfText = false, Sampling = SamplingOptions.Greedy });
         using (chat)
         using (server)
         {
@@ -66,7 +67,9 @@ public sealed class ServerLimitsTests(TinyCheckpoints checkpoints) : IClassFixtu
             byte[] body = """{"prompt": "abc", "max_tokens": 4000, "stream": true}"""u8.ToArray();
             await deaf.GetStream().WriteAsync(Encoding.ASCII.GetBytes(Completions + $"\r\nHost: {server.Address.Authority}\r\nContent-Length: {body.Length}\r\n\r\n"));
             await deaf.GetStream().WriteAsync(body);
-            for (int i = 0; i < 3000 && server.Batcher!.Statistics.Steps < 20; i++) await Task.Delay(10);
+            var waited = Stopwatch.StartNew();
+            while (waited.Elapsed < TimeSpan.FromSeconds(30) && server.Batcher!.Statistics.Steps < 20) await Task.Delay(10);
+            Assert.True(server.Batcher!.Statistics.Steps >= 20, $"the unread stream's generation did not run ({server.Batcher.Statistics.Steps} steps in {waited.Elapsed.TotalSeconds:F0} s)");
 
             using (var res = await http.PostAsync("v1/completions", new StringContent("""{"prompt": "Hi", "max_tokens": 20, "stream": true, "temperature": 0}""", Encoding.UTF8, "application/json")))
             {
@@ -77,7 +80,8 @@ public sealed class ServerLimitsTests(TinyCheckpoints checkpoints) : IClassFixtu
             Assert.Equal(2, server.Batcher!.Statistics.LargestBatch);   // the two were decoded together
 
             deaf.Dispose();   // the client goes away: its request ends and its sequence leaves the batch
-            for (int i = 0; i < 3000 && !DeafEnded(); i++) await Task.Delay(10);
+            waited.Restart();
+            while (waited.Elapsed < TimeSpan.FromSeconds(30) && !DeafEnded()) await Task.Delay(10);
             Assert.True(DeafEnded(), "the unread stream's request did not end after its client left");
             Assert.Equal(HttpStatusCode.OK, await Complete(http));
         }
