@@ -22,7 +22,7 @@ internal static class TensorAssert
         var e = expected.detach().to_type(ScalarType.Float64);
         double scale = Math.Max(e.abs().max().item<double>(), 1e-12);
         var diff = a.sub(e).abs();
-        var allowed = e.abs().mul(Scalars.Of(rtol)).add(Scalars.Of(atol * scale));
+        var allowed = e.abs().mul(Scalars.Of(rtol)).add(Scalars.Of(atol * scale), Scalars.Of(1));
         double worst = diff.max().item<double>();
         double worstRatio = diff.div(allowed).max().item<double>();
         log?.WriteLine($"{name,-40} shape [{string.Join(",", expected.shape),-12}] max|ref| {scale:E2}  worst |diff| {worst:E2}  ({worstRatio:F3} of tolerance)");

@@ -50,7 +50,7 @@ public static class StepProfile
         Add("attention layer", "Transformer, fused core (SDPA)", layers, () => Layer(baseline, AttentionKernel.Fused, x));
         Add("attention layer", "Transformer, blocked core", layers, () => Layer(baseline, AttentionKernel.Blocked, x));
         Add("inside attention", "one E×E projection (×4 per layer)", 4 * layers, () => Backward(() => proj.forward(Grad(x))));
-        Add("inside attention", "rotary, q and k", layers, () => Backward(() => rotary.Apply(Grad(q), 0).add(rotary.Apply(Grad(k), 0))));
+        Add("inside attention", "rotary, q and k", layers, () => Backward(() => rotary.Apply(Grad(q), 0).add(rotary.Apply(Grad(k), 0), Scalars.Of(1))));
         Add("inside attention", "DIFF core, blocked", layers, () => Backward(() => DifferentialCore.Blocked(Grad(q), Grad(k), Grad(v), Grad(lambda))));
         Add("inside attention", "DIFF core, 2 SDPA calls + combine", layers, () => Backward(() => DifferentialCore.Fused(T(q), T(k), T(v), Grad(lambda))));
         Add("inside attention", "baseline core, SDPA", layers, () => Backward(() => StandardCore.Fused(T(q), T(k), T(vBase))));
@@ -58,7 +58,7 @@ public static class StepProfile
         Add("inside attention", "DIFF per-head RMSNorm + (1 − λinit)", layers, () => Backward(() => subln.forward(Grad(v)).mul(Scalars.Of(0.8))));
         Add("block", "SwiGLU", layers, () => Backward(() => ffn.forward(Grad(x))));
         Add("block", "RMSNorm (×2 per layer, +1)", 2 * layers + 1, () => Backward(() => norm.forward(Grad(x))));
-        Add("block", "residual add (×2 per layer)", 2 * layers, () => Backward(() => Grad(x).add(Grad(x))));
+        Add("block", "residual add (×2 per layer)", 2 * layers, () => Backward(() => Grad(x).add(Grad(x), Scalars.Of(1))));
         Add("step", "LM head + cross-entropy", 1, () => Backward(() => LanguageModel.CrossEntropy(model.Head(Grad(hidden)), targets)));
         Add("step", "AdamW: clip + update + zero", 1, () =>
         {

@@ -1,3 +1,4 @@
+using DiffTransformer.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -52,7 +53,7 @@ public sealed class MagnitudeAccumulator
         using var offset = ((double)(1 - MinExponent * BinsPerOctave)).ToScalar();
         using var lowest = 0.0.ToScalar();
         using var highest = ((double)(bins.Length - 1)).ToScalar();
-        var index = a.log2().mul(perOctave).floor().add(offset).clamp(lowest, highest);
+        var index = a.log2().mul(perOctave).floor().add(offset, Scalars.Of(1)).clamp(lowest, highest);
         var counts = index.to_type(ScalarType.Int64).bincount(null, bins.Length).data<long>().ToArray();
         for (int i = 0; i < bins.Length; i++) bins[i] += counts[i];
 

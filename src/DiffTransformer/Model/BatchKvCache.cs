@@ -127,7 +127,7 @@ public sealed class BatchKvCache : IDisposable
         {
             using var end = s.ToScalar();
             var pos = tensor(lengths.ToArray(), dtype: ScalarType.Int64, device: device);                     // (B)
-            var mask = arange(Scalars.Of(0L), end, dtype: ScalarType.Int64, device: device).view(1, s).gt(pos.view(-1, 1)); // (B, S)
+            var mask = arange(Scalars.Of(0L), end, Scalars.Of(1), dtype: ScalarType.Int64, device: device).view(1, s).gt(pos.view(-1, 1)); // (B, S)
             stepPositions = pos.DetachFromDisposeScope();
             stepMask = mask.view(Count, 1, 1, s).DetachFromDisposeScope();
         }

@@ -1,3 +1,4 @@
+using DiffTransformer.Kernels;
 using static TorchSharp.torch;
 
 namespace DiffTransformer.Model;
@@ -38,8 +39,8 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
     public Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null)
     {
         using var scope = NewDisposeScope();
-        var y = x.add(attn.Forward(attn_norm.forward(x), startPos, capture, cache)); // (B, T, E)
-        var o = y.add(ffn.forward(ffn_norm.forward(y)));                     // (B, T, E)
+        var y = x.add(attn.Forward(attn_norm.forward(x), startPos, capture, cache), Scalars.Of(1)); // (B, T, E)
+        var o = y.add(ffn.forward(ffn_norm.forward(y)), Scalars.Of(1));      // (B, T, E)
         return o.MoveToOuterDisposeScope();
     }
 
@@ -47,7 +48,7 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
     public Tensor DecodeBatch(Tensor x, BatchKvCache cache)
     {
         using var scope = NewDisposeScope();
-        var y = x.add(attn.DecodeBatch(attn_norm.forward(x), cache));  // (B, 1, E)
-        return y.add(ffn.forward(ffn_norm.forward(y))).MoveToOuterDisposeScope();
+        var y = x.add(attn.DecodeBatch(attn_norm.forward(x), cache), Scalars.Of(1));  // (B, 1, E)
+        return y.add(ffn.forward(ffn_norm.forward(y)), Scalars.Of(1)).MoveToOuterDisposeScope();
     }
 }

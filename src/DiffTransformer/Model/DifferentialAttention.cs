@@ -85,7 +85,7 @@ public sealed class DifferentialAttention : AttentionModule
         using var scope = NewDisposeScope();
         var l1 = lambda_q1.mul(lambda_k1).sum().to_type(ScalarType.Float32).exp();
         var l2 = lambda_q2.mul(lambda_k2).sum().to_type(ScalarType.Float32).exp();
-        return l1.sub(l2).add(Scalars.Of(LambdaInit)).MoveToOuterDisposeScope();
+        return l1.sub(l2).add(Scalars.Of(LambdaInit), Scalars.Of(1)).MoveToOuterDisposeScope();
     }
 
     public override Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null)

@@ -66,7 +66,7 @@ public sealed class RotaryEmbedding : IDisposable
             // Angles in float64 so that long positions stay exact; cast once at the end.
             using Scalar zero = 0.ToScalar(), width = d.ToScalar(), two = 2.ToScalar(), rate = (-Math.Log(Theta) / d).ToScalar(), length = len.ToScalar();
             var invFreq = arange(zero, width, two, dtype: ScalarType.Float64).mul(rate).exp_();     // (d/2): θ^(−2i/d)
-            var pos = arange(zero, length, dtype: ScalarType.Float64);                                // (len)
+            var pos = arange(zero, length, Scalars.Of(1), dtype: ScalarType.Float64);                 // (len)
             var ang = outer(pos, invFreq);                                                             // (len, d/2)
             var c = ang.cos();
             var s = ang.sin();
@@ -112,7 +112,7 @@ public sealed class RotaryEmbedding : IDisposable
     {
         long b = x.shape[0], t = x.shape[1], nh = x.shape[2], d = x.shape[3];
         var swapped = x.reshape(b, t, nh, d / 2, 2).flip(-1).reshape(b, t, nh, d);     // pairs swapped
-        return x.mul(cos).add_(swapped.mul(sin));                                       // (B, T, nh, d)
+        return x.mul(cos).add_(swapped.mul(sin), Scalars.Of(1));                        // (B, T, nh, d)
     }
 
     public void Dispose()

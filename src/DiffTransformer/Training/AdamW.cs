@@ -72,7 +72,7 @@ public sealed class AdamW : IDisposable
             if (s.Decay && WeightDecay != 0) s.Param.mul_(decay);
             s.ExpAvg.mul_(beta1).add_(g, alpha: oneMinusBeta1);
             s.ExpAvgSq.mul_(beta2).addcmul_(g, g, value: oneMinusBeta2);
-            var denom = s.ExpAvgSq.sqrt().div_(bc2Root).add_(eps);
+            var denom = s.ExpAvgSq.sqrt().div_(bc2Root).add_(eps, Scalars.Of(1));
             s.Param.addcdiv_(s.ExpAvg, denom, value: negStep);
         }
     }
