@@ -33,6 +33,17 @@ public sealed class BenchTests
     }
 
     [Fact]
+    public void Serve()
+    {
+        string s = Report("serve", "--set", "num_layers=1", "--clients", "1,2", "--requests", "1", "--prompt-tokens", "4", "--max-tokens", "3");
+        Assert.StartsWith("command: difft bench serve --set num_layers=1", s);
+        Assert.Contains("preset tiny: diff, E 128, L 1, H 2, Hkv 2, vocab 257 (byte tokenizer)", s);
+        Assert.Contains("| clients | requests | tokens | aggregate tok/s | vs 1 client | mean batch | per-stream tok/s p50 | first token p50 / p95 ms | per token p50 / p95 ms |", s);
+        Assert.Contains("| 1 | 1 | 3 |", s);
+        Assert.Contains("| 2 | 2 | 6 |", s);
+    }
+
+    [Fact]
     public void Attention()
     {
         string s = Report("attention", "--embed-dim", "32", "--heads", "1", "--seq-lens", "16", "--kernels", "fused,blocked", "--repeats", "1");

@@ -40,8 +40,8 @@ public sealed class DefaultsTests
     [Fact]
     public void TheVerbsThatTakeEachOption()
     {
-        Assert.Equal(["generate", "serve", "bench decode", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant"], CliRun.VerbNames("--kernel"));
-        Assert.Equal(["info", "bench decode", "bench model", "bench profile", "train", "compare"], CliRun.VerbNames("--preset"));
-        Assert.Equal(["prepare", "generate", "serve", "bench decode", "bench attention", "bench model", "bench profile", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant"], CliRun.VerbNames("--threads"));
+        Assert.Equal(["generate", "serve", "bench decode", "bench serve", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant"], CliRun.VerbNames("--kernel"));
+        Assert.Equal(["info", "bench decode", "bench serve", "bench model", "bench profile", "train", "compare"], CliRun.VerbNames("--preset"));
+        Assert.Equal(["prepare", "generate", "serve", "bench decode", "bench serve", "bench attention", "bench model", "bench profile", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant"], CliRun.VerbNames("--threads"));
     }
 }

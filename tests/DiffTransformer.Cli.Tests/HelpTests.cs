@@ -7,7 +7,7 @@ public sealed class HelpTests
     [Fact]
     public void EveryVerbIsListed()
     {
-        Assert.Equal(["info", "prepare", "generate", "serve", "bench decode", "bench attention", "bench model", "bench profile", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant"], CliRun.VerbNames());
+        Assert.Equal(["info", "prepare", "generate", "serve", "bench decode", "bench serve", "bench attention", "bench model", "bench profile", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant"], CliRun.VerbNames());
     }
 
     [Theory]
@@ -21,6 +21,14 @@ public sealed class HelpTests
         var options = CliRun.Find(words).Options;
         Assert.NotEmpty(options);
         foreach (var option in options) Assert.Contains(option.Name, run.Stdout);
+    }
+
+    [Theory]
+    [MemberData(nameof(Verbs))]
+    public void EveryOptionHasHelpText(string verb)
+    {
+        foreach (var option in CliRun.Find(verb.Split(' ')).Options)
+            Assert.False(string.IsNullOrWhiteSpace(option.Description), $"{verb} {option.Name} has no help text");
     }
 
     [Fact]

@@ -52,6 +52,17 @@ public sealed class ParseErrorTests
     }
 
     [Fact]
+    public void BadServeAndBenchServeValuesAreNamedWithTheValue()
+    {
+        AssertRefused("--max-batch must be ≥ 1, got 0", "serve", "-m", "x", "--max-batch", "0");
+        AssertRefused("--shutdown-timeout must be in 0–3600 seconds, got -1", "serve", "-m", "x", "--shutdown-timeout", "-1");
+        foreach (var option in new[] { "--requests", "--prompt-tokens", "--max-tokens", "--repeats" })
+            AssertRefused($"{option} must be ≥ 1, got 0", "bench", "serve", option, "0");
+        AssertRefused("--clients expects positive integers separated by commas, got '1,0'", "bench", "serve", "--clients", "1,0");
+        AssertRefused("--time-limit must be in (0, 86400] seconds, got 0", "bench", "serve", "--time-limit", "0");
+    }
+
+    [Fact]
     public void UnknownConfigField()
     {
         var run = CliRun.Of("info", "--set", "unknown_field=1");

@@ -13,7 +13,7 @@ namespace DiffTransformer.Cli.Commands;
 /// </summary>
 public static class BenchCommand
 {
-    private static readonly Func<Command>[] Subcommands = [CreateDecode, CreateAttention, CreateModel, CreateProfile];
+    private static readonly Func<Command>[] Subcommands = [CreateDecode, CreateServe, CreateAttention, CreateModel, CreateProfile];
 
     public static Command Create()
     {
@@ -55,6 +55,49 @@ public static class BenchCommand
             };
             var result = DecodeBenchmark.Run(options, Progress(parse), CancellationToken.None);
             parse.Stdout().Write(result.ToMarkdown(name));
+            return CliAction.Ok;
+        });
+        return cmd;
+    }
+
+    // ---- bench serve ----
+
+    private static Command CreateServe()
+    {
+        var cmd = new Command("serve", "Load test of `difft serve`: the server in this process on 127.0.0.1 (random weights), N concurrent streaming clients, aggregate tokens/s against one client and each stream's latency.");
+        var config = new ConfigOptions();
+        config.AddTo(cmd);
+        var clients = new Option<string>("--clients") { Description = "Concurrent client counts to measure.", HelpName = "n,n,…", DefaultValueFactory = _ => "1,4,16" };
+        var requests = new Option<int>("--requests") { Description = "Streaming requests per client, one after another.", DefaultValueFactory = _ => 4 };
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length in tokens.", DefaultValueFactory = _ => 32 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "New tokens per request.", DefaultValueFactory = _ => 64 };
+        var repeats = new Option<int>("--repeats") { Description = "Rounds; each runs every client count once, in rotating order; the table shows medians.", DefaultValueFactory = _ => 1 };
+        var timeLimit = new Option<double>("--time-limit") { Description = "Seconds per measurement after which no client starts another request.", HelpName = "seconds", DefaultValueFactory = _ => 120 };
+        var seed = new Option<long>("--seed") { Description = "Seed of the random weights.", DefaultValueFactory = _ => 0 };
+        foreach (var o in new[] { requests, promptTokens, maxTokens, repeats }) AtLeastOne(o);
+        foreach (var o in new Option[] { clients, requests, promptTokens, maxTokens, repeats, timeLimit, seed }) cmd.Add(o);
+        var runtime = new RuntimeOptions();
+        runtime.AddTo(cmd);
+        CliAction.Set(cmd, parse =>
+        {
+            runtime.ApplyThreads(parse);
+            var (cfg, name) = config.Resolve(parse);
+            double limit = parse.GetValue(timeLimit);
+            if (!(limit > 0 && limit <= 86400)) throw new UsageException($"--time-limit must be in (0, 86400] seconds, got {limit}");
+            var options = new ServeBenchmarkOptions
+            {
+                Config = cfg,
+                Clients = ParseIntList(parse.GetValue(clients)!, "--clients"),
+                RequestsPerClient = parse.GetValue(requests),
+                PromptTokens = parse.GetValue(promptTokens),
+                MaxTokens = parse.GetValue(maxTokens),
+                Repeats = parse.GetValue(repeats),
+                TimeLimit = TimeSpan.FromSeconds(limit),
+                Kernel = runtime.GetKernel(parse),
+                Seed = parse.GetValue(seed),
+            };
+            var result = ServeBenchmark.Run(options, Progress(parse), CancellationToken.None);
+            parse.Stdout().Write(result.ToMarkdown(name, CommandLine(parse)));
             return CliAction.Ok;
         });
         return cmd;
@@ -194,6 +237,13 @@ public static class BenchCommand
         text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(parse).Distinct().ToList();
 
     /// <summary>A comma-separated list of positive integers, e.g. "128,1024,2048".</summary>
+    /// <summary>Refuses a value below 1, naming the option and the value.</summary>
+    private static void AtLeastOne(Option<int> option) => option.Validators.Add(result =>
+    {
+        int n = result.GetValueOrDefault<int>();
+        if (n < 1) result.AddError($"{option.Name} must be ≥ 1, got {n}");
+    });
+
     private static int[] ParseIntList(string text, string option)
     {
         var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

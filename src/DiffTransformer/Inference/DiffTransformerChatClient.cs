@@ -112,7 +112,7 @@ public sealed class DiffTransformerChatClient : IChatClient
                     var final = new ChatResponseUpdate(ChatRole.Assistant, chunk.Text)
                     {
                         ResponseId = id, MessageId = id, CreatedAt = created, ModelId = Metadata.DefaultModelId,
-                        FinishReason = r.FinishReason is FinishReason.MaxTokens or FinishReason.ContextFull ? ChatFinishReason.Length : ChatFinishReason.Stop,
+                        FinishReason = r.FinishReason is FinishReason.MaxTokens or FinishReason.ContextFull or FinishReason.Interrupted ? ChatFinishReason.Length : ChatFinishReason.Stop,
                     };
                     final.Contents.Add(new UsageContent(new UsageDetails
                     {

@@ -14,4 +14,6 @@ public enum FinishReason
     MaxTokens,
     /// <summary>The model's context (max_seq_len) is full.</summary>
     ContextFull,
+    /// <summary>Cut short from outside: the server stopped (<see cref="ContinuousBatcher.StopAsync"/>) before the generation ended.</summary>
+    Interrupted,
 }

@@ -114,74 +114,14 @@ public sealed class TextGenerator : IDisposable
 
     private IEnumerable<GenerationChunk> StreamPrepared(int[] promptIds, int truncated, GenerationOptions options, CancellationToken ct)
     {
-        var sampler = new Sampler(options.Sampling);
-        var text = new TextAssembler(Tokenizer, options.StopStrings);
-        var generated = new List<int>();
-        int p = promptIds.Length, ctx = ContextLength;
-        int budget = Math.Min(options.MaxNewTokens, ctx - p + 1);     // the n-th new token needs P + n − 1 ≤ ctx fed positions
-        var prefillTime = TimeSpan.Zero;
-        var decodeTime = TimeSpan.Zero;
-        FinishReason? finish = null;
-        using var cache = Model.CreateCache(capacity: Math.Min(ctx, p + budget));
-        var watch = new Stopwatch();
-
-        int next;
-        watch.Restart();
-        using (no_grad())
-        using (NewDisposeScope())
-        {
-            var tokens = tensor(Array.ConvertAll(promptIds, x => (long)x), dtype: ScalarType.Int64).view(1, p); // (1, P)
-            var last = Model.Hidden(tokens, 0, null, cache).select(1, p - 1);                                    // (1, E)
-            next = sampler.NextOne(Model.Head(last), Tokenizer.VocabSize);
-        }
-        prefillTime = watch.Elapsed;
-
+        using var state = new GenerationState(this, promptIds, truncated, options);
+        var chunk = state.Prefill();
         while (true)
         {
+            yield return chunk;
+            if (state.Finished) yield break;
             ct.ThrowIfCancellationRequested();
-            string piece = "";
-            if (next == Tokenizer.EndOfText && options.StopAtEndOfText)
-            {
-                finish = FinishReason.EndOfText;
-            }
-            else
-            {
-                generated.Add(next);
-                piece = text.Push(next);
-                if (text.MatchedStop is not null) finish = FinishReason.StopString;
-                else if (generated.Count >= options.MaxNewTokens) finish = FinishReason.MaxTokens;
-                else if (generated.Count >= budget) finish = FinishReason.ContextFull;
-            }
-            if (finish is not null)
-            {
-                piece += text.Flush();
-                var result = new GenerationResult
-                {
-                    Text = text.Text,
-                    Tokens = generated,
-                    FinishReason = finish.Value,
-                    StopString = text.MatchedStop,
-                    PromptTokens = p,
-                    TruncatedTokens = truncated,
-                    PrefillTime = prefillTime,
-                    DecodeTime = decodeTime,
-                    DecodeSteps = generated.Count + (finish == FinishReason.EndOfText ? 1 : 0) - 1,
-                    Seed = sampler.Seed,
-                };
-                yield return new GenerationChunk(piece, result);
-                yield break;
-            }
-            yield return new GenerationChunk(piece);
-
-            watch.Restart();
-            using (no_grad())
-            using (NewDisposeScope())
-            {
-                var token = tensor(new long[] { next }, dtype: ScalarType.Int64).view(1, 1);   // (1, 1)
-                var logits = Model.Forward(token, cache.Length, null, cache);                  // (1, 1, V)
-                next = sampler.NextOne(logits.view(-1), Tokenizer.VocabSize);
-            }
-            decodeTime += watch.Elapsed;
+            chunk = state.Step();
         }
     }
 

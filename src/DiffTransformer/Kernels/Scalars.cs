@@ -16,6 +16,10 @@ namespace DiffTransformer.Kernels;
 /// <c>normal(mean, std, …)</c> and Tensor's operators with a number (or +, which is add). Code uses either a Scalar from here — for a value drawn from a small
 /// set (literals, config-derived constants such as 1/√d or 1 − λinit) — or, for a value that changes from call to
 /// call (a learning rate, a position), <c>using var s = x.ToScalar();</c> held to the end of the call.
+/// Some TorchSharp overloads make such a Scalar themselves, out of the analyzer's sight: <c>add(t)</c> and
+/// <c>add(s)</c> are <c>add(…, 1)</c>, <c>a + b</c> is <c>add(b)</c>, <c>arange(a, b)</c> is <c>arange(a, b, 1)</c>,
+/// <c>square()</c> is <c>pow(2)</c>. Those overloads are banned as well; the code passes the Scalar itself
+/// (<c>add(t, Scalars.Of(1))</c>: the same int-typed 1, so the same call).
 /// </para>
 /// <para>
 /// The cached Scalar is the very one the implicit conversion would have made (same type, same value; keyed by

@@ -43,6 +43,29 @@ public abstract class AttentionModule : nn.Module<Tensor, Tensor>
     public abstract Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null);
 
     /// <summary>
+    /// One new token for each of the B sequences of <paramref name="cache"/>, x (B, 1, E) → (B, 1, E): row b continues
+    /// slot b at that slot's length (sequences of different lengths: what continuous batching needs). Call between
+    /// the cache's BeginStep and EndStep (<see cref="LanguageModel.DecodeBatch"/> does).
+    /// </summary>
+    public abstract Tensor DecodeBatch(Tensor x, BatchKvCache cache);
+
+    /// <summary>
+    /// The common part of <see cref="DecodeBatch"/>: given the batch's projections q (B, 1, hq, dq), k (B, 1, hk, dk),
+    /// v (B, 1, hv, dv), rotates row b at its slot's length, writes its key and value into the slot and returns
+    /// q (B, hq, 1, dq), all held keys (B, hk, S, dk) and values (B, hv, S, dv), and the mask (B, 1, 1, S) hiding
+    /// each row's positions past its new token — the inputs of the decode cores.
+    /// </summary>
+    protected (Tensor Q, Tensor Keys, Tensor Values, Tensor Mask) DecodeBatchInputs(Tensor q, Tensor k, Tensor v, BatchKvCache cache)
+    {
+        if (q.shape[0] != cache.Count) throw new ArgumentException($"layer {Depth}: {q.shape[0]} rows but {cache.Count} sequences in the cache");
+        if (Quantization is not null) throw new NotSupportedException($"layer {Depth}: a batched decode does not quantise the attention logits (decode each sequence alone)");
+        q = Rotary.ApplyAt(q, cache.Lengths);                               // (B, 1, hq, dq)
+        k = Rotary.ApplyAt(k, cache.Lengths);                               // (B, 1, hk, dk)
+        var (keys, values, mask) = cache.Append(Depth, k.transpose(1, 2), v.transpose(1, 2)); // (B, hk, S, dk), (B, hv, S, dv), (B, 1, 1, S)
+        return (q.transpose(1, 2), keys, values, mask);
+    }
+
+    /// <summary>
     /// Whether this forward runs the explicit core: chosen, asked for maps, or quantising the logits.
     /// </summary>
     protected bool UsesExplicitCore(bool wantMaps) => Kernel == AttentionKernel.Explicit || wantMaps || Quantization is not null;

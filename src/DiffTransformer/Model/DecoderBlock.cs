@@ -39,9 +39,16 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
     public Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null)
     {
         using var scope = NewDisposeScope();
-        // add with an explicit alpha: TorchSharp's add(Tensor) makes its alpha 1 as an implicit Scalar (Kernels/Scalars.cs)
         var y = x.add(attn.Forward(attn_norm.forward(x), startPos, capture, cache), Scalars.Of(1)); // (B, T, E)
-        var o = y.add(ffn.forward(ffn_norm.forward(y)), Scalars.Of(1));        // (B, T, E)
+        var o = y.add(ffn.forward(ffn_norm.forward(y)), Scalars.Of(1));      // (B, T, E)
         return o.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>One token for each sequence of <paramref name="cache"/>, x (B, 1, E) (see <see cref="AttentionModule.DecodeBatch"/>).</summary>
+    public Tensor DecodeBatch(Tensor x, BatchKvCache cache)
+    {
+        using var scope = NewDisposeScope();
+        var y = x.add(attn.DecodeBatch(attn_norm.forward(x), cache), Scalars.Of(1));  // (B, 1, E)
+        return y.add(ffn.forward(ffn_norm.forward(y)), Scalars.Of(1)).MoveToOuterDisposeScope();
     }
 }

@@ -138,4 +138,16 @@ public sealed class DifferentialAttention : AttentionModule
         }
         return out_proj.forward(attn).MoveToOuterDisposeScope();        // (B, T, E)
     }
+
+    public override Tensor DecodeBatch(Tensor x, BatchKvCache cache)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0];
+        int h = NumHeads, hkv = NumKvHeads, d = HeadDim;
+        var (q, k, v, mask) = DecodeBatchInputs(q_proj.forward(x).view(b, 1, 2 * h, d), k_proj.forward(x).view(b, 1, 2 * hkv, d),
+                                                v_proj.forward(x).view(b, 1, hkv, 2 * d), cache);
+        var core = DifferentialCore.Decode(q, k, v, LambdaFull().to_type(x.dtype), mask); // (B, H, 1, 2d)
+        core = subln.forward(core).mul(Scalars.Of(1 - LambdaInit));     // (B, H, 1, 2d)
+        return out_proj.forward(core.transpose(1, 2).reshape(b, 1, h * 2 * d)).MoveToOuterDisposeScope(); // (B, 1, E)
+    }
 }

@@ -100,7 +100,7 @@ public sealed class KvCache : IDisposable
             padRows ??= tensor(leftPadding, dtype: ScalarType.Int64).view(-1, 1, 1).DetachFromDisposeScope(); // (B, 1, 1)
             var pads = padRows.to(device);
             using Scalar first = start.ToScalar(), end = (start + t).ToScalar(), keys = s.ToScalar(); // held (Kernels/Scalars.cs)
-            var qpos = arange(first, end, Scalars.Of(1), dtype: ScalarType.Int64, device: device).view(1, t, 1); // (1, T, 1)
+            var qpos = arange(first, end, Scalars.Of(1), dtype: ScalarType.Int64, device: device).view(1, t, 1);        // (1, T, 1)
             var kpos = arange(Scalars.Of(0L), keys, Scalars.Of(1), dtype: ScalarType.Int64, device: device).view(1, 1, s); // (1, 1, S)
             var future = kpos.gt(qpos);                                                                  // (1, T, S)
             var padKey = kpos.lt(pads).logical_and(kpos.ne(qpos));                                       // (B, T, S)

@@ -121,6 +121,38 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
+    /// One decode step for the B sequences of <paramref name="cache"/> (continuous batching): tokens (B, 1) int64, row b
+    /// the next token of slot b's sequence, → logits (B, V); each sequence is one position longer afterwards.
+    /// Everything runs on the batch, attention too (over the longest sequence's positions, each row's own hidden past
+    /// its end), so each row gets what a single-sequence step gives it up to the rounding of batched products.
+    /// </summary>
+    public Tensor DecodeBatch(Tensor tokens, BatchKvCache cache)
+    {
+        using var scope = NewDisposeScope();
+        CheckTokens(tokens);
+        if (tokens.shape[1] != 1 || cache.Count != tokens.shape[0])
+            throw new ArgumentException($"one token per sequence expected: tokens [{string.Join(", ", tokens.shape)}], {cache.Count} sequences in the cache");
+        if (cache.Layers != layers.Count) throw new ArgumentException($"the batch cache has {cache.Layers} layers, the model {layers.Count}");
+        cache.BeginStep();
+        try
+        {
+            var h = embed_tokens.forward(tokens);                                    // (B, 1, E)
+            foreach (var layer in layers) h = layer.DecodeBatch(h, cache);          // (B, 1, E)
+            var logits = Head(norm.forward(h)).select(1, 0);                         // (B, V)
+            cache.EndStep();
+            return logits.MoveToOuterDisposeScope();
+        }
+        catch
+        {
+            cache.AbortStep();
+            throw;
+        }
+    }
+
+    /// <summary>An empty cache for a batch of independent sequences (<see cref="DecodeBatch"/>).</summary>
+    public BatchKvCache CreateBatchCache() => new(layers.Count);
+
+    /// <summary>
     /// An empty KV cache for this model (one layer cache per block). <paramref name="capacity"/> positions are
     /// preallocated (0: grow on demand, doubling); <paramref name="leftPadding"/> gives, per batch row, the padding
     /// positions before its prompt.

@@ -93,4 +93,15 @@ public sealed class MultiheadAttention : AttentionModule
         }
         return out_proj.forward(attn).MoveToOuterDisposeScope();        // (B, T, E)
     }
+
+    public override Tensor DecodeBatch(Tensor x, BatchKvCache cache)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0];
+        int nh = NumAttentionHeads, nkv = NumKeyValueHeads, d = HeadDim;
+        var (q, k, v, mask) = DecodeBatchInputs(q_proj.forward(x).view(b, 1, nh, d), k_proj.forward(x).view(b, 1, nkv, d),
+                                                v_proj.forward(x).view(b, 1, nkv, d), cache);
+        var core = StandardCore.Decode(q, k, v, mask);                  // (B, nh, 1, d)
+        return out_proj.forward(core.transpose(1, 2).reshape(b, 1, nh * d)).MoveToOuterDisposeScope(); // (B, 1, E)
+    }
 }

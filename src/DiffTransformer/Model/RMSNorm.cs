@@ -38,7 +38,7 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
         using var two = 2.ToScalar();
         using var eps = Eps.ToScalar();
         var xf = x.to_type(ScalarType.Float32);                                   // (..., dim)
-        var inv = xf.pow(two).mean([-1L], keepdim: true).add(eps, Scalars.Of(1)).rsqrt(); // (..., 1)
+        var inv = xf.pow(two).mean([-1L], keepdim: true).add(eps, Scalars.Of(1)).rsqrt();        // (..., 1)
         var y = xf.mul(inv).to_type(x.dtype).mul(weight);                        // (..., dim)
         return y.MoveToOuterDisposeScope();
     }

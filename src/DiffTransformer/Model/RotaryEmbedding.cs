@@ -66,7 +66,7 @@ public sealed class RotaryEmbedding : IDisposable
             // Angles in float64 so that long positions stay exact; cast once at the end.
             using Scalar zero = 0.ToScalar(), width = d.ToScalar(), two = 2.ToScalar(), rate = (-Math.Log(Theta) / d).ToScalar(), length = len.ToScalar();
             var invFreq = arange(zero, width, two, dtype: ScalarType.Float64).mul(rate).exp_();     // (d/2): θ^(−2i/d)
-            var pos = arange(zero, length, Scalars.Of(1), dtype: ScalarType.Float64);                // (len)
+            var pos = arange(zero, length, Scalars.Of(1), dtype: ScalarType.Float64);                 // (len)
             var ang = outer(pos, invFreq);                                                             // (len, d/2)
             var c = ang.cos();
             var s = ang.sin();
@@ -81,12 +81,38 @@ public sealed class RotaryEmbedding : IDisposable
     public Tensor Apply(Tensor x, long offset)
     {
         using var scope = NewDisposeScope();
-        long t = x.shape[1], nh = x.shape[2], d = x.shape[3];
-        if (d != HeadDim) throw new ArgumentException($"rotary expects head dim {HeadDim}, got {d}");
-        var (cos, sin) = Tables(offset, t, x.device, x.dtype);                           // (T, d)
-        var swapped = x.reshape(x.shape[0], t, nh, d / 2, 2).flip(-1).reshape(x.shape[0], t, nh, d); // pairs swapped
-        var y = x.mul(cos.unsqueeze(1)).add_(swapped.mul(sin.unsqueeze(1)), Scalars.Of(1)); // (B, T, nh, d)
-        return y.MoveToOuterDisposeScope();
+        CheckWidth(x);
+        var (cos, sin) = Tables(offset, x.shape[1], x.device, x.dtype);                 // (T, d)
+        return Rotate(x, cos.unsqueeze(1), sin.unsqueeze(1)).MoveToOuterDisposeScope(); // (B, T, nh, d)
+    }
+
+    /// <summary>
+    /// Rotates one token per row, x: (B, 1, nh, d), row b at position <paramref name="positions"/>[b] (a batch of
+    /// sequences of different lengths). Each row gets exactly the numbers <see cref="Apply"/> gives it alone.
+    /// </summary>
+    public Tensor ApplyAt(Tensor x, IReadOnlyList<long> positions)
+    {
+        using var scope = NewDisposeScope();
+        CheckWidth(x);
+        long b = x.shape[0], d = x.shape[3];
+        if (x.shape[1] != 1 || positions.Count != b)
+            throw new ArgumentException($"one token per row and one position per row expected, got x [{string.Join(", ", x.shape)}] and {positions.Count} positions");
+        var (cos, sin) = Tables(0, positions.Max() + 1, x.device, x.dtype);             // (max + 1, d)
+        var rows = tensor(positions.ToArray(), dtype: ScalarType.Int64, device: x.device); // (B)
+        return Rotate(x, cos.index_select(0, rows).view(b, 1, 1, d), sin.index_select(0, rows).view(b, 1, 1, d)).MoveToOuterDisposeScope();
+    }
+
+    private void CheckWidth(Tensor x)
+    {
+        if (x.shape[3] != HeadDim) throw new ArgumentException($"rotary expects head dim {HeadDim}, got {x.shape[3]}");
+    }
+
+    /// <summary>x (B, T, nh, d) rotated by cos and signed sin that broadcast against it.</summary>
+    private static Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
+    {
+        long b = x.shape[0], t = x.shape[1], nh = x.shape[2], d = x.shape[3];
+        var swapped = x.reshape(b, t, nh, d / 2, 2).flip(-1).reshape(b, t, nh, d);     // pairs swapped
+        return x.mul(cos).add_(swapped.mul(sin), Scalars.Of(1));                        // (B, T, nh, d)
     }
 
     public void Dispose()

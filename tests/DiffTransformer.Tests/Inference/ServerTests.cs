@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using DiffTransformer.Inference;
@@ -8,15 +7,6 @@ namespace DiffTransformer.Tests.Inference;
 
 public sealed class ServerTests(TinyCheckpoints checkpoints) : IClassFixture<TinyCheckpoints>
 {
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
-
     private static async Task<(HttpStatusCode Status, string Body)> Post(HttpClient http, string path, string json)
     {
         using var res = await http.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
@@ -27,7 +17,7 @@ public sealed class ServerTests(TinyCheckpoints checkpoints) : IClassFixture<Tin
     public async Task ServesCompletionsAndChatStreamingOrNotAndAnswersBadRequestsWithJsonErrors()
     {
         using var chat = DiffTransformerChatClient.Load(checkpoints.Diff);
-        using var server = new OpenAiServer(chat, FreePort());
+        using var server = new OpenAiServer(chat, port: 0);
         server.Start();
         using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
 
@@ -96,5 +86,55 @@ public sealed class ServerTests(TinyCheckpoints checkpoints) : IClassFixture<Tin
             Assert.Equal("diff", JsonDocument.Parse(await models.Content.ReadAsStringAsync()).RootElement.GetProperty("data")[0].GetProperty("id").GetString());
         (status, _) = await Post(http, "v1/completions", """{"prompt": "still here", "max_tokens": 2}""");
         Assert.Equal(HttpStatusCode.OK, status);
+    }
+
+    [Fact]
+    public async Task StoppingMidStreamEndsEveryOpenRequestWithAFinalChunk()
+    {
+        var gen = TextGenerator.Load(checkpoints.Save("long", TinyCheckpoints.Config() with { MaxSeqLen = 4096 }));
+        using var chat = new DiffTransformerChatClient(gen, "long", defaults: new GenerationOptions { StopAtEndOfText = false }, ownsGenerator: true);
+        var log = new List<string>();
+        using var server = new OpenAiServer(chat, new OpenAiServerOptions { Port = 0, ShutdownTimeout = TimeSpan.FromMilliseconds(300) }, l => { lock (log) log.Add(l); });
+        server.Start();
+        using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
+
+        // a completion stream, a chat stream and a plain request, all generating 4,000 tokens when the server stops
+        async Task<StreamReader> Open(string path, string json)
+        {
+            var res = await http.SendAsync(new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") },
+                                           HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+            var reader = new StreamReader(await res.Content.ReadAsStreamAsync());
+            Assert.StartsWith("data: {", await reader.ReadLineAsync());
+            return reader;
+        }
+        var completion = await Open("v1/completions", """{"prompt": "abc", "max_tokens": 4000, "stream": true}""");
+        var chatStream = await Open("v1/chat/completions", """{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4000, "stream": true}""");
+        var plain = Post(http, "v1/completions", """{"prompt": "abc", "max_tokens": 4000}""");
+        for (int i = 0; i < 500 && server.Batcher!.Statistics.LargestBatch < 3; i++) await Task.Delay(10);
+        Assert.Equal(3, server.Batcher!.Statistics.LargestBatch);
+        server.Stop();
+
+        foreach (var reader in new[] { completion, chatStream })
+        {
+            var events = (await reader.ReadToEndAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal("data: [DONE]", events[^1]);
+            using var last = JsonDocument.Parse(events[^2]["data: ".Length..]);
+            Assert.Equal("length", last.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+            Assert.InRange(last.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32(), 1, 3999);
+        }
+        var (status, body) = await plain;
+        Assert.Equal(HttpStatusCode.OK, status);
+        using (var doc = JsonDocument.Parse(body))
+        {
+            Assert.Equal("length", doc.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+            Assert.InRange(doc.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32(), 1, 3999);
+        }
+        await server.Completion.WaitAsync(TimeSpan.FromSeconds(15));
+        lock (log)
+        {
+            Assert.Equal(3, log.Count(l => l.Contains("→ 200") && l.Contains("Interrupted")));
+            Assert.DoesNotContain(log, l => l.Contains("→ 500"));
+        }
     }
 }
