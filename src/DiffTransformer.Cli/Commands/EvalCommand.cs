@@ -43,7 +43,7 @@ public static class EvalCommand
         };
         var textField = new Option<string>("--text-field") { Description = $"JSONL field of an example's text (default {task.TextField}, or the trained task's).", HelpName = "name" };
         var labelField = new Option<string>("--label-field") { Description = $"JSONL field of its label (default {task.LabelField}, or the trained task's).", HelpName = "name" };
-        var maxChars = new Option<int>("--max-text-chars") { Description = $"Characters of a text kept (default {task.MaxTextChars}, or the trained task's).", HelpName = "n" };
+        var maxBytes = new Option<int>("--max-text-bytes") { Description = $"UTF-8 bytes of a text kept, cut at a character boundary (default {task.MaxTextBytes}, or the trained task's).", HelpName = "n" };
         var ways = new Option<int>("--ways") { Description = "Classes an episode (default: every class, or the trained task's).", HelpName = "n" };
         var shots = new Option<int[]>("--shots") { Description = "Numbers of demonstrations, ascending (default 1, 2, 4, … and the most every model's context holds).", AllowMultipleArgumentsPerToken = true, HelpName = "k" };
         var sets = new Option<int>("--sets") { Description = "Demonstration sets per number of shots.", DefaultValueFactory = _ => defaults.Sets, HelpName = "n" };
@@ -54,16 +54,16 @@ public static class EvalCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the episodes.", DefaultValueFactory = _ => defaults.Seed };
         var batch = new Option<int>("--batch-size") { Description = "(query, label name) rows a forward.", DefaultValueFactory = _ => defaults.BatchSize };
         cmd.Add(inputs);
-        foreach (var o in new Option[] { textField, labelField, maxChars, ways, shots, sets, queries, orderSets, orders, orderShots, seed, batch }) cmd.Add(o);
+        foreach (var o in new Option[] { textField, labelField, maxBytes, ways, shots, sets, queries, orderSets, orders, orderShots, seed, batch }) cmd.Add(o);
         CliAction.Set(cmd, parse =>
         {
             IclTaskOptions? asked = null;
-            if (parse.Given(textField) || parse.Given(labelField) || parse.Given(maxChars) || parse.Given(ways))
+            if (parse.Given(textField) || parse.Given(labelField) || parse.Given(maxBytes) || parse.Given(ways))
                 asked = new IclTaskOptions
                 {
                     TextField = parse.Given(textField) ? parse.GetValue(textField)! : task.TextField,
                     LabelField = parse.Given(labelField) ? parse.GetValue(labelField)! : task.LabelField,
-                    MaxTextChars = parse.Given(maxChars) ? parse.GetValue(maxChars) : task.MaxTextChars,
+                    MaxTextBytes = parse.Given(maxBytes) ? parse.GetValue(maxBytes) : task.MaxTextBytes,
                     Ways = parse.Given(ways) ? parse.GetValue(ways) : null,
                 };
             var options = new IclEvalOptions

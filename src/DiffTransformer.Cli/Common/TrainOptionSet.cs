@@ -36,9 +36,9 @@ public sealed class TrainOptionSet
     };
     public Option<string> TextField { get; } = new("--text-field") { Description = $"The icl task: JSONL field of an example's text (default {IclDefaults.TextField}).", HelpName = "name" };
     public Option<string> LabelField { get; } = new("--label-field") { Description = $"The icl task: JSONL field of its label, whose distinct values are the classes (default {IclDefaults.LabelField}).", HelpName = "name" };
-    public Option<int> MaxTextChars { get; } = new("--max-text-chars")
+    public Option<int> MaxTextBytes { get; } = new("--max-text-bytes")
     {
-        Description = $"The icl task: characters of a text kept, which bounds a demonstration and so the shots a context holds (default {IclDefaults.MaxTextChars}).",
+        Description = $"The icl task: UTF-8 bytes of a text kept (cut at a character boundary), which bound a demonstration and so the shots a context holds (default {IclDefaults.MaxTextBytes}).",
         HelpName = "n",
     };
     public Option<int> Ways { get; } = new("--ways") { Description = "The icl task: classes an episode, drawn at random per episode (default: every class).", HelpName = "n" };
@@ -76,7 +76,7 @@ public sealed class TrainOptionSet
     public void AddTo(Command cmd)
     {
         Model.AddTo(cmd);
-        foreach (Option o in new Option[] { Data, Task, Haystack, HaystackField, Examples, TextField, LabelField, MaxTextChars, Ways, Windows, BatchSize, SeqLen, TokensPerStep, Steps, Lr, MinLrRatio, Warmup, Schedule, Beta1, Beta2,
+        foreach (Option o in new Option[] { Data, Task, Haystack, HaystackField, Examples, TextField, LabelField, MaxTextBytes, Ways, Windows, BatchSize, SeqLen, TokensPerStep, Steps, Lr, MinLrRatio, Warmup, Schedule, Beta1, Beta2,
                      WeightDecay, GradClip, Seed, EvalInterval, EvalBatches, CheckpointInterval, KeepCheckpoints })
             cmd.Add(o);
         Runtime.AddTo(cmd);
@@ -125,13 +125,13 @@ public sealed class TrainOptionSet
     /// <summary>The icl task's options given on the command line; refused with any other task.</summary>
     private TrainOptions ApplyIcl(ParseResult p, TrainOptions b)
     {
-        var given = new Option[] { Examples, TextField, LabelField, MaxTextChars, Ways }.Where(p.Given).Select(o => o.Name).ToList();
+        var given = new Option[] { Examples, TextField, LabelField, MaxTextBytes, Ways }.Where(p.Given).Select(o => o.Name).ToList();
         if (given.Count == 0) return b;
         if (b.Task != BuiltinTaskKind.Icl) throw new UsageException($"{string.Join(", ", given)} apply to --task icl");
         var icl = b.Icl ?? new IclTaskOptions();
         if (p.Given(TextField)) icl = icl with { TextField = p.GetValue(TextField)! };
         if (p.Given(LabelField)) icl = icl with { LabelField = p.GetValue(LabelField)! };
-        if (p.Given(MaxTextChars)) icl = icl with { MaxTextChars = p.GetValue(MaxTextChars) };
+        if (p.Given(MaxTextBytes)) icl = icl with { MaxTextBytes = p.GetValue(MaxTextBytes) };
         if (p.Given(Ways)) icl = icl with { Ways = p.GetValue(Ways) };
         return b with { Icl = icl, Examples = p.Given(Examples) ? p.GetValue(Examples) ?? [] : b.Examples };
     }

@@ -31,7 +31,7 @@ public sealed class IclEvalTests(TinyCheckpoints checkpoints, ITestOutputHelper 
 
     private IclEvalOptions Options(params int[] shots) => new()
     {
-        Inputs = [IclTestData.Write(dir, "labelled.jsonl")], Task = new IclTaskOptions { MaxTextChars = 24 },
+        Inputs = [IclTestData.Write(dir, "labelled.jsonl")], Task = new IclTaskOptions { MaxTextBytes = 24 },
         Shots = shots.Length == 0 ? null : shots, Sets = 2, Queries = 6, OrderSets = 2, Orders = 3,
     };
 
@@ -112,7 +112,7 @@ public sealed class IclEvalTests(TinyCheckpoints checkpoints, ITestOutputHelper 
         Assert.Contains("--order-shots 9 is outside [1, 4]", Refused(Options() with { OrderShots = 9 }));
         Assert.Contains("--sets must be at least 1", Refused(Options() with { Sets = 0 }));
         Assert.Contains($"the context of the model at {m.Path} (max_seq_len) of 160 tokens cannot hold even 1 demonstration and a query",
-            Refused(Options() with { Task = new IclTaskOptions { MaxTextChars = 200 }, Inputs = [dir.WriteJsonl("long.jsonl",
+            Refused(Options() with { Task = new IclTaskOptions { MaxTextBytes = 200 }, Inputs = [dir.WriteJsonl("long.jsonl",
                 Enumerable.Range(0, 40).Select(i => $"{{\"text\": \"{new string('x', 60)} {i} {new string('y', 60)}\", \"label\": \"{i % 2}\"}}"))] }));
         Assert.Contains("is not inside a run directory whose run.json names its data; give the labelled examples", Refused(Options() with { Inputs = [] }));
     }

@@ -42,12 +42,13 @@ public sealed class IclTaskTests(ITestOutputHelper log) : IDisposable
         log.WriteLine($"held out: {share:P1}");
         Assert.InRange(share, 0.17, 0.23);
         Assert.All(texts, t => Assert.Equal(IclExamples.IsTest(t, 0.2), IclExamples.IsTest(new string(t), 0.2)));
-        // the kept text decides: whitespace folded, cut to the characters kept, the separator written otherwise
+        // the kept text decides: whitespace folded, cut to the bytes kept at a character boundary, the separator written otherwise
         Assert.Equal("ab cd", IclExamples.KeepText("  ab \n\t cd  ", 10));
         Assert.Equal("ab", IclExamples.KeepText("ab cd", 3));
         Assert.Equal("a -> b", IclExamples.KeepText("a → b", 10));
-        Assert.Equal("x", IclExamples.KeepText("x\U0001F600", 2));                       // a surrogate pair is never split
-        var set = Set(new IclTaskOptions { MaxTextChars = 18 });
+        Assert.Equal("x", IclExamples.KeepText("x\U0001F600", 4));                       // 1 + 4 bytes: a character is never split
+        Assert.Equal("\u00e9\u00e9", IclExamples.KeepText("\u00e9\u00e9\u00e9", 5));
+        var set = Set(new IclTaskOptions { MaxTextBytes = 18 });
         Assert.Equal(["c0", "c1", "c2"], set.Classes);
         Assert.All(set.Examples, e => Assert.Equal(IclExamples.IsTest(e.Text, 0.2), e.Test));
         Assert.All(set.Examples, e => Assert.True(e.Text.Length <= 18));
@@ -185,7 +186,7 @@ public sealed class IclTaskTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void TheDatasetHoldsEpisodesOfTheContextAndItsTaskAndExamplesReadBack()
     {
-        var options = new IclTaskOptions { MaxTextChars = 24 };
+        var options = new IclTaskOptions { MaxTextBytes = 24 };
         string input = IclTestData.Write(dir, "data.jsonl");
         var meta = IclDataset.Write(dir["ds"], options, [input], contextLength: 128, trainDocs: 50, valDocs: 10, seed: 4);
         Assert.Equal(50, meta.Train.Documents);

@@ -56,8 +56,8 @@ public static class IclDataset
         int shots = encoding.MaxShots(context);
         if (shots < 1)
             throw new ArgumentException($"{what} of {context} tokens cannot hold even 1 demonstration and a query: with the end-of-text they take up to " +
-                                        $"{1 + 2 * encoding.DemonstrationBound} tokens (an example up to {encoding.DemonstrationBound}: at most {options.MaxTextChars} characters of text, " +
-                                        $"\" {IclFormat.Arrow}\" and a name); use a longer context or a smaller --max-text-chars");
+                                        $"{1 + 2 * encoding.DemonstrationBound} tokens (an example up to {encoding.DemonstrationBound}: a text of at most {options.MaxTextBytes} bytes, " +
+                                        $"\" {IclFormat.Arrow}\" and a name); use a longer context or a smaller --max-text-bytes");
         return shots;
     }
 

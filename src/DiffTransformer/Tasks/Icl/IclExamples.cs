@@ -38,7 +38,7 @@ public static partial class IclExamples
                     using var doc = Parse(json, file.Path, line);
                     string text = Field(doc.RootElement, options.TextField, "text", file.Path, line, label: false);
                     string label = Field(doc.RootElement, options.LabelField, "label", file.Path, line, label: true);
-                    string kept = KeepText(text, options.MaxTextChars);
+                    string kept = KeepText(text, options.MaxTextBytes);
                     if (kept.Length > 0) rows.Add((kept, label));
                 }
             }
@@ -92,15 +92,20 @@ public static partial class IclExamples
 
     /// <summary>
     /// The text an episode shows: whitespace runs folded to one space (a line break only ever ends a demonstration),
-    /// '→' written '->' (it only ever separates a text from its label), trimmed, and cut to <paramref name="maxChars"/>
-    /// characters without splitting a surrogate pair.
+    /// '→' written '->' (it only ever separates a text from its label), trimmed, and cut to its longest prefix of whole
+    /// characters (code points) of at most <paramref name="maxBytes"/> UTF-8 bytes.
     /// </summary>
-    public static string KeepText(string text, int maxChars)
+    public static string KeepText(string text, int maxBytes)
     {
         string t = Whitespace().Replace(text, " ").Replace(IclFormat.Arrow, "->", StringComparison.Ordinal).Trim();
-        if (t.Length <= maxChars) return t;
-        int cut = char.IsHighSurrogate(t[maxChars - 1]) ? maxChars - 1 : maxChars;
-        return t[..cut].TrimEnd();
+        int bytes = 0, cut = 0;
+        foreach (var rune in t.EnumerateRunes())
+        {
+            if (bytes + rune.Utf8SequenceLength > maxBytes) return t[..cut].TrimEnd();
+            bytes += rune.Utf8SequenceLength;
+            cut += rune.Utf16SequenceLength;
+        }
+        return t;
     }
 
     /// <summary>

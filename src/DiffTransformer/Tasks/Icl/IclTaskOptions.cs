@@ -15,10 +15,11 @@ public sealed record IclTaskOptions
     public string LabelField { get; init; } = "label";
 
     /// <summary>
-    /// Characters of a text kept (whitespace runs folded to one space first; cut at a character boundary): bounds a
-    /// demonstration, so that a context holds a known number of them whatever examples are drawn.
+    /// UTF-8 bytes of a text kept (whitespace runs folded to one space first; cut at a character boundary): bounds a
+    /// demonstration under any byte-level tokenizer (at most one token a byte), so that a context holds a known number of
+    /// them whatever examples are drawn.
     /// </summary>
-    public int MaxTextChars { get; init; } = 32;
+    public int MaxTextBytes { get; init; } = 32;
 
     /// <summary>Classes per episode (the query's among them), drawn at random per episode; null: every class of the data.</summary>
     public int? Ways { get; init; }
@@ -38,7 +39,7 @@ public sealed record IclTaskOptions
         if (string.IsNullOrEmpty(TextField)) throw new ArgumentException("the text field (--text-field) is empty");
         if (string.IsNullOrEmpty(LabelField)) throw new ArgumentException("the label field (--label-field) is empty");
         if (TextField == LabelField) throw new ArgumentException($"the text and label fields are both '{TextField}'");
-        if (MaxTextChars < 1) throw new ArgumentException($"max_text_chars (--max-text-chars) must be at least 1, got {MaxTextChars}");
+        if (MaxTextBytes < 1) throw new ArgumentException($"max_text_bytes (--max-text-bytes) must be at least 1, got {MaxTextBytes}");
         if (Ways is int w && w < 2) throw new ArgumentException($"ways (--ways) must be at least 2 classes per episode, got {w}");
         if (TestFraction is <= 0 or >= 1) throw new ArgumentException($"test_fraction must be in (0, 1), got {TestFraction}");
         if (LabelPool.Count < 2) throw new ArgumentException($"the label pool needs at least 2 names, got {LabelPool.Count}");
@@ -53,7 +54,7 @@ public sealed record IclTaskOptions
 
     /// <summary>One-line summary for logs and meta.json.</summary>
     public string Describe() =>
-        $"text '{TextField}' (first {MaxTextChars} characters), label '{LabelField}', {(Ways is int w ? $"{w}" : "all")} classes an episode, " +
+        $"text '{TextField}' (first {MaxTextBytes} bytes), label '{LabelField}', {(Ways is int w ? $"{w}" : "all")} classes an episode, " +
         $"names from a pool of {LabelPool.Count}, {TestFraction:P0} of the examples held out";
 
     /// <summary>
