@@ -45,6 +45,11 @@ public static class EvalCommand
         var labelField = new Option<string>("--label-field") { Description = $"JSONL field of its label (default {task.LabelField}, or the trained task's).", HelpName = "name" };
         var maxBytes = new Option<int>("--max-text-bytes") { Description = $"UTF-8 bytes of a text kept, cut at a character boundary (default {task.MaxTextBytes}, or the trained task's).", HelpName = "n" };
         var ways = new Option<int>("--ways") { Description = "Classes an episode (default: every class, or the trained task's).", HelpName = "n" };
+        var context = new Option<int?>("--context")
+        {
+            Description = "Tokens an episode may take (default: the training context of the icl task the models were trained on, else each model's max_seq_len).",
+            HelpName = "n",
+        };
         var shots = new Option<int[]>("--shots") { Description = "Numbers of demonstrations, ascending (default 1, 2, 4, … and the most every model's context holds).", AllowMultipleArgumentsPerToken = true, HelpName = "k" };
         var sets = new Option<int>("--sets") { Description = "Demonstration sets per number of shots.", DefaultValueFactory = _ => defaults.Sets, HelpName = "n" };
         var queries = new Option<int>("--queries") { Description = "Held-out queries per demonstration set, balanced over its classes.", DefaultValueFactory = _ => defaults.Queries, HelpName = "n" };
@@ -54,7 +59,7 @@ public static class EvalCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the episodes.", DefaultValueFactory = _ => defaults.Seed };
         var batch = new Option<int>("--batch-size") { Description = "(query, label name) rows a forward.", DefaultValueFactory = _ => defaults.BatchSize };
         cmd.Add(inputs);
-        foreach (var o in new Option[] { textField, labelField, maxBytes, ways, shots, sets, queries, orderSets, orders, orderShots, seed, batch }) cmd.Add(o);
+        foreach (var o in new Option[] { textField, labelField, maxBytes, ways, context, shots, sets, queries, orderSets, orders, orderShots, seed, batch }) cmd.Add(o);
         CliAction.Set(cmd, parse =>
         {
             IclTaskOptions? asked = null;
@@ -68,7 +73,7 @@ public static class EvalCommand
                 };
             var options = new IclEvalOptions
             {
-                Inputs = parse.GetValue(inputs) ?? [], Task = asked, Shots = parse.GetValue(shots) is { Length: > 0 } k ? k : null,
+                Inputs = parse.GetValue(inputs) ?? [], Task = asked, Context = parse.GetValue(context), Shots = parse.GetValue(shots) is { Length: > 0 } k ? k : null,
                 Sets = parse.GetValue(sets), Queries = parse.GetValue(queries), OrderSets = parse.GetValue(orderSets), Orders = parse.GetValue(orders),
                 OrderShots = parse.GetValue(orderShots), Seed = parse.GetValue(seed), BatchSize = parse.GetValue(batch),
             };

@@ -20,9 +20,9 @@ public static class IclEval
 
     public static IclEvalResult Run(IReadOnlyList<EvalModel> models, IclEvalOptions options, IProgress<string>? progress = null, CancellationToken cancel = default)
     {
-        var (set, task, source) = ResolveTask(models, options);
+        var (set, task, source, trainedContext) = ResolveTask(models, options);
         var encodings = models.Select(m => IclFormat.Encode(m.Tokenizer, set, task)).ToList();
-        var (shots, orderShots, maxShots) = Check(models, options, set, task, encodings);
+        var (shots, orderShots, maxShots) = Check(models, options with { Context = options.Context ?? trainedContext }, set, task, encodings);
         int ways = task.Ways ?? set.Classes.Count;
 
         // the episodes, shared by every model: per set, demonstrations drawn once for the largest k and nested below it
@@ -63,7 +63,7 @@ public static class IclEval
             var points = shots.Select((k, i) => new IclShotPoint(k, options.Sets * options.Queries, perSet.Sum(p => p[i]), perSet.Select(p => p[i]).ToList())).ToList();
             double Accuracy(IclEpisode e) => (double)Correct(e) / e.Queries.Length;
             var orderSets = orderEpisodes.Select((o, s) => new IclOrderSet(s, o.Random.Select(Accuracy).ToList(), o.Grouped.Select(Accuracy).ToList())).ToList();
-            scores.Add(new IclModelScore(m.Info, encodings[mi].MaxShots(m.Config.MaxSeqLen), points, orderSets, clock.Elapsed.TotalSeconds));
+            scores.Add(new IclModelScore(m.Info, encodings[mi].MaxShots(Context(m, options with { Context = options.Context ?? trainedContext })), points, orderSets, clock.Elapsed.TotalSeconds));
             progress?.Report($"model {mi + 1}/{models.Count} {m.Label}: accuracy {string.Join(", ", points.Select(p => $"{p.Shots} shots {p.Accuracy:F3}"))}");
         }
         return new IclEvalResult(source, set.Classes, ways, 1.0 / ways, set.Train.Sum(c => c.Length), set.Test.Sum(c => c.Length), maxShots,
@@ -75,16 +75,17 @@ public static class IclEval
     /// <summary>
     /// The examples and episode shape: <see cref="IclEvalOptions.Inputs"/> read with <see cref="IclEvalOptions.Task"/> (or
     /// the defaults), or without inputs the icl task every model was trained on (run.json beside its final/; all the same),
-    /// its stored examples, or with other <see cref="IclEvalOptions.Task"/> options its inputs read again with them.
+    /// its stored examples, or with other <see cref="IclEvalOptions.Task"/> options its inputs read again with them; and
+    /// then that task's training context (null with inputs).
     /// </summary>
-    public static (IclExampleSet Set, IclTaskOptions Task, string Source) ResolveTask(IReadOnlyList<EvalModel> models, IclEvalOptions options)
+    public static (IclExampleSet Set, IclTaskOptions Task, string Source, int? TrainedContext) ResolveTask(IReadOnlyList<EvalModel> models, IclEvalOptions options)
     {
         if (models.Count == 0) throw new ArgumentException("no models to evaluate");
         if (options.Inputs.Count > 0)
         {
             var task = (options.Task ?? new IclTaskOptions()).Validate();
             var set = IclExamples.Read(options.Inputs, task);
-            return (set, task, set.Source);
+            return (set, task, set.Source, null);
         }
         (IclTaskFile Task, string Dir)? first = null;
         foreach (var m in models)
@@ -101,9 +102,9 @@ public static class IclEval
         if (options.Task is { } asked && IO.Json.Serialize(asked.Validate()) != IO.Json.Serialize(trained.Options))
         {
             var set = IclExamples.Read(trained.Examples, asked);
-            return (set, asked, set.Source);
+            return (set, asked, set.Source, trained.ContextLength);
         }
-        return (IclDataset.ReadExamples(data), trained.Options, $"{string.Join(", ", trained.Examples)} (the icl task of {data})");
+        return (IclDataset.ReadExamples(data), trained.Options, $"{string.Join(", ", trained.Examples)} (the icl task of {data})", trained.ContextLength);
     }
 
     /// <summary>
@@ -119,7 +120,8 @@ public static class IclEval
         if (options.OrderSets < 0) throw new ArgumentException($"--order-sets must be at least 0, got {options.OrderSets}");
         if (options.OrderSets > 0 && options.Orders < 2) throw new ArgumentException($"--orders must be at least 2 to spread, got {options.Orders}");
         if (options.BatchSize < 1) throw new ArgumentException($"--batch-size must be at least 1, got {options.BatchSize}");
-        var fits = models.Select((m, i) => (Model: m, Shots: IclDataset.CheckFits(encodings[i], task, m.Config.MaxSeqLen, $"the context of the model at {m.Path} (max_seq_len)"))).ToList();
+        var fits = models.Select((m, i) => (Model: m, Shots: IclDataset.CheckFits(encodings[i], task, Context(m, options),
+            options.Context is null ? $"the context of the model at {m.Path} (max_seq_len)" : $"the context (--context) for the model at {m.Path}"))).ToList();
         var (shortest, max) = fits.MinBy(f => f.Shots);
         var shots = options.Shots ?? DefaultShots(max);
         if (shots.Count == 0) throw new ArgumentException("--shots lists no number of demonstrations");
@@ -127,7 +129,7 @@ public static class IclEval
         {
             if (shots[i] < 1) throw new ArgumentException($"--shots {shots[i]}: at least 1 demonstration");
             if (shots[i] > max)
-                throw new ArgumentException($"--shots {shots[i]}: the context of the model at {shortest.Path} (max_seq_len {shortest.Config.MaxSeqLen}) holds at most {max} " +
+                throw new ArgumentException($"--shots {shots[i]}: the context of the model at {shortest.Path} ({Context(shortest, options)} tokens) holds at most {max} " +
                                             $"demonstrations and a query (each up to {encodings[models.ToList().IndexOf(shortest)].DemonstrationBound} tokens)");
             if (i > 0 && shots[i] <= shots[i - 1]) throw new ArgumentException($"--shots must ascend without repeats, got {string.Join(" ", shots)}");
         }
@@ -140,6 +142,14 @@ public static class IclEval
             if (set.Train[c].Length < rounds)
                 throw new ArgumentException($"class \"{set.Classes[c]}\" has {set.Train[c].Length} training examples, but {most} demonstrations of {ways} classes need {rounds} of each; ask fewer shots");
         return (shots, orderShots, max);
+    }
+
+    /// <summary>The tokens an episode may take for <paramref name="m"/>: --context, refused beyond its max_seq_len, or that.</summary>
+    private static int Context(EvalModel m, IclEvalOptions options)
+    {
+        if (options.Context is not int c) return m.Config.MaxSeqLen;
+        if (c > m.Config.MaxSeqLen) throw new ArgumentException($"--context {c} is longer than the context of the model at {m.Path} (max_seq_len {m.Config.MaxSeqLen})");
+        return c;
     }
 
     /// <summary>1, 2, 4, … below <paramref name="max"/>, then <paramref name="max"/>.</summary>

@@ -11,6 +11,12 @@ public sealed record IclEvalOptions
     /// <summary>How the examples are read and episodes shaped; null: the trained task's options, or <see cref="IclTaskOptions"/>' defaults with <see cref="Inputs"/>.</summary>
     public IclTaskOptions? Task { get; init; }
 
+    /// <summary>
+    /// Tokens an episode may take; null: the training context of the icl task the models were trained on when that is
+    /// what is evaluated (so that k* is the one of their icl_acc), else every model's max_seq_len.
+    /// </summary>
+    public int? Context { get; init; }
+
     /// <summary>Demonstrations before each query, ascending; null: 1, 2, 4, … below the most every model's context holds, and that most.</summary>
     public IReadOnlyList<int>? Shots { get; init; }
 

@@ -105,7 +105,9 @@ public sealed class IclEvalTests(TinyCheckpoints checkpoints, ITestOutputHelper 
     {
         using var m = EvalModel.Load(Blank());
         string Refused(IclEvalOptions o) { var e = Assert.ThrowsAny<ArgumentException>(() => IclEval.Run([m], o)); log.WriteLine(e.Message); return e.Message; }
-        Assert.Contains($"--shots 5: the context of the model at {m.Path} (max_seq_len 160) holds at most 4 demonstrations", Refused(Options(1, 5)));
+        Assert.Contains($"--shots 5: the context of the model at {m.Path} (160 tokens) holds at most 4 demonstrations", Refused(Options(1, 5)));
+        Assert.Contains($"--shots 3: the context of the model at {m.Path} (100 tokens) holds at most 2", Refused(Options(1, 3) with { Context = 100 }));   // ⌊99 / 30⌋ − 1
+        Assert.Contains($"--context 200 is longer than the context of the model at {m.Path} (max_seq_len 160)", Refused(Options() with { Context = 200 }));
         Assert.Contains("--shots must ascend without repeats, got 2 1", Refused(Options(2, 1)));
         Assert.Contains("--shots 0: at least 1", Refused(Options(0, 1)));
         Assert.Contains("--orders must be at least 2", Refused(Options() with { Orders = 1 }));
