@@ -73,6 +73,27 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
+    public void EvalIclWritesItsReportAndBothPlotsAndNamesABadField()
+    {
+        string model = SaveTinyModel();
+        string examples = Path.Combine(root, "labelled.jsonl");
+        File.WriteAllLines(examples, Enumerable.Range(0, 30).Select(i => $"{{\"subject\": \"{(i % 2 == 0 ? "win" : "meet")} {i}\", \"label\": \"{(i % 2 == 0 ? "spam" : "ham")}\"}}"));
+        string outDir = Path.Combine(root, "out");
+        var run = CliRun.Of("eval", "icl", examples, "--text-field", "subject", "-m", model, "--shots", "1", "2", "--sets", "1", "--queries", "2",
+                            "--order-sets", "1", "--orders", "2", "--out", outDir, "--threads", "1");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains("## Accuracy against the number of demonstrations", run.Stdout);
+        Assert.Contains("| 2 | ", run.Stdout);
+        string json = File.ReadAllText(Path.Combine(outDir, "icl.json"));
+        Assert.Contains("\"best_minus_worst\"", json);
+        Assert.Contains("\"chance\": 0.5", json);
+        Assert.True(File.Exists(Path.Combine(outDir, "icl-shots.png")) && File.Exists(Path.Combine(outDir, "icl-orders.png")));
+        var bad = CliRun.Of("eval", "icl", examples, "-m", model, "--out", outDir);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("labelled.jsonl:1: no field 'text' (choose the text field with --text-field)", Assert.Single(bad.ErrorLines));
+    }
+
+    [Fact]
     public void AMissingModelIsOneLine()
     {
         var run = CliRun.Of("eval", "needle", "-m", Path.Combine(root, "nosuch"), "--out", Path.Combine(root, "o"));

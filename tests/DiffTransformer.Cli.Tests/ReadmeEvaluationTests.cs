@@ -4,8 +4,9 @@ namespace DiffTransformer.Cli.Tests;
 
 /// <summary>
 /// README's "Evaluating a model" commands, run as written in a fresh working directory — except that a training
-/// command's <c>--steps</c> becomes 2 (the README's budgets take minutes to an hour; what is checked here is that the
-/// commands work together and write what the section says, not the figures, which docs/results/ records).
+/// command's <c>--steps</c> becomes 2 and <c>eval icl</c> asks 1 demonstration set of 2 queries a point and 1 fixed set in
+/// 2 orders (the README's budgets take minutes to an hour; what is checked here is that the commands work together and
+/// write what the section says, not the figures, which docs/results/ records).
 /// </summary>
 public sealed class ReadmeEvaluationTests : IDisposable
 {
@@ -39,6 +40,7 @@ public sealed class ReadmeEvaluationTests : IDisposable
             int s = args.IndexOf("--steps");
             if (s >= 0) args[s + 1] = "2"; else args.AddRange(["--steps", "2"]);
         }
+        if (args[0] == "eval" && args[1] == "icl") args.AddRange(["--sets", "1", "--queries", "2", "--order-sets", "1", "--orders", "2"]);
         var run = CliRun.Of([.. args]);
         Assert.True(run.ExitCode == 0, $"{line}\nexit {run.ExitCode}\n{run.Stderr}");
         if (args[0] == "eval")
@@ -81,7 +83,7 @@ public sealed class ReadmeEvaluationTests : IDisposable
     {
         var commands = Commands(Readme(), "## Evaluating a model");
         Assert.Contains(commands, c => c.StartsWith("difft eval faithfulness", StringComparison.Ordinal));
-        foreach (var suite in new[] { "lm", "needle", "attention", "faithfulness", "outliers", "quant" })
+        foreach (var suite in new[] { "lm", "needle", "attention", "faithfulness", "outliers", "quant", "icl" })
             Assert.Contains(commands, c => c.StartsWith($"difft eval {suite} ", StringComparison.Ordinal));
         // the working directory of a clone: the shipped corpus, and the model README's first command trains
         Directory.CreateDirectory("corpora");

@@ -35,6 +35,16 @@ public sealed class UserErrorTests
     public void MissingPrepareInput() => Assert.Contains("/nonexistent.txt", AssertOneLineError("prepare", "-o", Path.Combine(Path.GetTempPath(), "difft-cli-tests-unused"), "/nonexistent.txt"));
 
     [Fact]
+    public void IclOptionsNeedTheIclTaskAndItsExamples()
+    {
+        string unused = Path.Combine(Path.GetTempPath(), "difft-cli-tests-unused");
+        Assert.Contains("--text-field, --ways apply to --task icl", AssertOneLineError("train", "--text-field", "subject", "--ways", "2", "--out", unused));
+        Assert.Contains("the icl task needs labelled examples: --examples", AssertOneLineError("compare", "--task", "icl", "--out", unused));
+        Assert.Contains("examples /nonexistent.jsonl: no such file", AssertOneLineError("train", "--task", "icl", "--examples", "/nonexistent.jsonl", "--out", unused));
+        Assert.False(Directory.Exists(unused));
+    }
+
+    [Fact]
     public void SucceedsOnTheDefaultPreset()
     {
         var run = CliRun.Of("info");

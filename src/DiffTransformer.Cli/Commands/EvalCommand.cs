@@ -3,16 +3,18 @@ using System.Globalization;
 using DiffTransformer.Cli.Common;
 using DiffTransformer.Evaluation;
 using DiffTransformer.Model;
+using DiffTransformer.Tasks.Icl;
 
 namespace DiffTransformer.Cli.Commands;
 
-/// <summary><c>difft eval lm|needle|attention|faithfulness|outliers|quant</c>: thin shells over the library's suites (docs/EVALUATION.md).</summary>
+/// <summary><c>difft eval lm|needle|attention|faithfulness|outliers|quant|icl</c>: thin shells over the library's suites (docs/EVALUATION.md).</summary>
 public static class EvalCommand
 {
     public static Command Create()
     {
         var cmd = new Command("eval", "Measure saved models: held-out loss (lm), multi-needle retrieval (needle), attention allocation (attention), " +
-                                      "contextual hallucination (faithfulness), activation outliers (outliers), low-bit attention logits (quant). " +
+                                      "contextual hallucination (faithfulness), activation outliers (outliers), low-bit attention logits (quant), " +
+                                      "many-shot in-context classification (icl). " +
                                       "Each writes <out>/<suite>.json, <suite>.md and plots; docs/EVALUATION.md defines every figure.");
         cmd.Add(Lm());
         cmd.Add(NeedleSuite("needle", "Multi-needle retrieval: N needles in a haystack, R asked; accuracy per N/R, depth and length, wrong answers classified."));
@@ -20,6 +22,71 @@ public static class EvalCommand
         cmd.Add(Faithfulness());
         cmd.Add(Outliers());
         cmd.Add(Quant());
+        cmd.Add(Icl());
+        return cmd;
+    }
+
+    private static Command Icl()
+    {
+        var cmd = new Command("icl",
+            "Many-shot in-context classification: held-out examples classified after k demonstrations under label names drawn per episode, " +
+            "by the names' log-probabilities; accuracy against k (1 to what the context holds) with chance, and the spread of accuracy across " +
+            "random and class-grouped orders of fixed demonstration sets; plots of both.");
+        var common = new Common();
+        common.AddTo(cmd);
+        var task = new IclTaskOptions();
+        var defaults = new IclEvalOptions();
+        var inputs = new Argument<string[]>("examples")
+        {
+            Description = "Labelled examples: .jsonl or .jsonl.gz files or folders (default: the icl task the models were trained on, from their run directories).",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var textField = new Option<string>("--text-field") { Description = $"JSONL field of an example's text (default {task.TextField}, or the trained task's).", HelpName = "name" };
+        var labelField = new Option<string>("--label-field") { Description = $"JSONL field of its label (default {task.LabelField}, or the trained task's).", HelpName = "name" };
+        var maxBytes = new Option<int>("--max-text-bytes") { Description = $"UTF-8 bytes of a text kept, cut at a character boundary (default {task.MaxTextBytes}, or the trained task's).", HelpName = "n" };
+        var ways = new Option<int>("--ways") { Description = "Classes an episode (default: every class, or the trained task's).", HelpName = "n" };
+        var context = new Option<int?>("--context")
+        {
+            Description = "Tokens an episode may take (default: the training context of the icl task the models were trained on, else each model's max_seq_len).",
+            HelpName = "n",
+        };
+        var shots = new Option<int[]>("--shots") { Description = "Numbers of demonstrations, ascending (default 1, 2, 4, … and the most every model's context holds).", AllowMultipleArgumentsPerToken = true, HelpName = "k" };
+        var sets = new Option<int>("--sets") { Description = "Demonstration sets per number of shots.", DefaultValueFactory = _ => defaults.Sets, HelpName = "n" };
+        var queries = new Option<int>("--queries") { Description = "Held-out queries per demonstration set, balanced over its classes.", DefaultValueFactory = _ => defaults.Queries, HelpName = "n" };
+        var orderSets = new Option<int>("--order-sets") { Description = "Fixed demonstration sets of the order-robustness measure (0 leaves it out).", DefaultValueFactory = _ => defaults.OrderSets, HelpName = "n" };
+        var orders = new Option<int>("--orders") { Description = "Random orders, and as many class-grouped ones, of each fixed set.", DefaultValueFactory = _ => defaults.Orders, HelpName = "p" };
+        var orderShots = new Option<int?>("--order-shots") { Description = "Demonstrations of each fixed set (default: the most every model's context holds).", HelpName = "k" };
+        var seed = new Option<long>("--seed") { Description = "Seed of the episodes.", DefaultValueFactory = _ => defaults.Seed };
+        var batch = new Option<int>("--batch-size") { Description = "(query, label name) rows a forward.", DefaultValueFactory = _ => defaults.BatchSize };
+        cmd.Add(inputs);
+        foreach (var o in new Option[] { textField, labelField, maxBytes, ways, context, shots, sets, queries, orderSets, orders, orderShots, seed, batch }) cmd.Add(o);
+        CliAction.Set(cmd, parse =>
+        {
+            IclTaskOptions? asked = null;
+            if (parse.Given(textField) || parse.Given(labelField) || parse.Given(maxBytes) || parse.Given(ways))
+                asked = new IclTaskOptions
+                {
+                    TextField = parse.Given(textField) ? parse.GetValue(textField)! : task.TextField,
+                    LabelField = parse.Given(labelField) ? parse.GetValue(labelField)! : task.LabelField,
+                    MaxTextBytes = parse.Given(maxBytes) ? parse.GetValue(maxBytes) : task.MaxTextBytes,
+                    Ways = parse.Given(ways) ? parse.GetValue(ways) : null,
+                };
+            var options = new IclEvalOptions
+            {
+                Inputs = parse.GetValue(inputs) ?? [], Task = asked, Context = parse.GetValue(context), Shots = parse.GetValue(shots) is { Length: > 0 } k ? k : null,
+                Sets = parse.GetValue(sets), Queries = parse.GetValue(queries), OrderSets = parse.GetValue(orderSets), Orders = parse.GetValue(orders),
+                OrderShots = parse.GetValue(orderShots), Seed = parse.GetValue(seed), BatchSize = parse.GetValue(batch),
+            };
+            return RunSuite(parse, common, "icl", models =>
+            {
+                var r = IclEval.Run(models, options, Progress(parse));
+                return (options, r, r.ToMarkdown(), (Action<string>)(dir =>
+                {
+                    IclPlot.WriteShots(Path.Combine(dir, "icl-shots.png"), r);
+                    if (r.OrderSets > 0) IclPlot.WriteOrders(Path.Combine(dir, "icl-orders.png"), r);
+                }));
+            });
+        });
         return cmd;
     }
 

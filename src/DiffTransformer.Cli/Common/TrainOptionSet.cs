@@ -1,6 +1,7 @@
 using System.CommandLine;
 using DiffTransformer.Data;
 using DiffTransformer.Tasks;
+using DiffTransformer.Tasks.Icl;
 using DiffTransformer.Training;
 
 namespace DiffTransformer.Cli.Common;
@@ -9,6 +10,7 @@ namespace DiffTransformer.Cli.Common;
 public sealed class TrainOptionSet
 {
     private static readonly TrainOptions Defaults = new();
+    private static readonly IclTaskOptions IclDefaults = new();
 
     public ConfigOptions Model { get; } = new();
     public RuntimeOptions Runtime { get; } = new();
@@ -16,7 +18,8 @@ public sealed class TrainOptionSet
     public Option<string> Task { get; } = new("--task")
     {
         Description = "Built-in task without --data: recall (synthetic key→value recall, the default), needle (magic numbers hidden in text, " +
-                      "asked at the end; for eval needle/attention) or facts (needle plus fixed facts to memorise; for eval faithfulness).",
+                      "asked at the end; for eval needle/attention), facts (needle plus fixed facts to memorise; for eval faithfulness) or icl " +
+                      "(in-context classification episodes of the labelled --examples under random label names; for eval icl).",
         HelpName = "name",
     };
     public Option<string[]> Haystack { get; } = new("--haystack")
@@ -25,9 +28,23 @@ public sealed class TrainOptionSet
         HelpName = "files", AllowMultipleArgumentsPerToken = true,
     };
     public Option<string> HaystackField { get; } = new("--haystack-field") { Description = "JSONL field of the haystack (default text).", HelpName = "name" };
+    public Option<string[]> Examples { get; } = new("--examples")
+    {
+        Description = "Labelled examples the icl task builds its episodes from: .jsonl or .jsonl.gz files (or folders of them), one object a line " +
+                      "with a text and a label field (e.g. corpora/spam_assassin.jsonl.gz).",
+        HelpName = "files", AllowMultipleArgumentsPerToken = true,
+    };
+    public Option<string> TextField { get; } = new("--text-field") { Description = $"The icl task: JSONL field of an example's text (default {IclDefaults.TextField}).", HelpName = "name" };
+    public Option<string> LabelField { get; } = new("--label-field") { Description = $"The icl task: JSONL field of its label, whose distinct values are the classes (default {IclDefaults.LabelField}).", HelpName = "name" };
+    public Option<int> MaxTextBytes { get; } = new("--max-text-bytes")
+    {
+        Description = $"The icl task: UTF-8 bytes of a text kept (cut at a character boundary), which bound a demonstration and so the shots a context holds (default {IclDefaults.MaxTextBytes}).",
+        HelpName = "n",
+    };
+    public Option<int> Ways { get; } = new("--ways") { Description = "The icl task: classes an episode, drawn at random per episode (default: every class).", HelpName = "n" };
     public Option<string> Windows { get; } = new("--windows")
     {
-        Description = "Where training windows start: documents (at a document boundary; the default for the needle and facts tasks) or " +
+        Description = "Where training windows start: documents (at a document boundary; the default for the needle, facts and icl tasks) or " +
                       "uniform (at any token; the default for everything else).",
         HelpName = "documents|uniform",
     };
@@ -52,14 +69,14 @@ public sealed class TrainOptionSet
     public TrainOptionSet()
     {
         Schedule.AcceptOnlyFromAmong("cosine", "linear", "constant");
-        Task.AcceptOnlyFromAmong("recall", "needle", "facts");
+        Task.AcceptOnlyFromAmong("recall", "needle", "facts", "icl");
         Windows.AcceptOnlyFromAmong("documents", "uniform");
     }
 
     public void AddTo(Command cmd)
     {
         Model.AddTo(cmd);
-        foreach (Option o in new Option[] { Data, Task, Haystack, HaystackField, Windows, BatchSize, SeqLen, TokensPerStep, Steps, Lr, MinLrRatio, Warmup, Schedule, Beta1, Beta2,
+        foreach (Option o in new Option[] { Data, Task, Haystack, HaystackField, Examples, TextField, LabelField, MaxTextBytes, Ways, Windows, BatchSize, SeqLen, TokensPerStep, Steps, Lr, MinLrRatio, Warmup, Schedule, Beta1, Beta2,
                      WeightDecay, GradClip, Seed, EvalInterval, EvalBatches, CheckpointInterval, KeepCheckpoints })
             cmd.Add(o);
         Runtime.AddTo(cmd);
@@ -77,11 +94,12 @@ public sealed class TrainOptionSet
             b = b with { Model = config, VocabFromData = !explicitVocab };
         }
         if (p.Given(Data)) b = b with { Data = p.GetValue(Data) };
-        if (b.Data is not null && (p.Given(Task) || p.Given(Haystack)))
-            throw new UsageException($"{(p.Given(Task) ? "--task" : "--haystack")} chooses a built-in task, which trains without --data");
+        if (b.Data is not null && (p.Given(Task) || p.Given(Haystack) || p.Given(Examples)))
+            throw new UsageException($"{(p.Given(Task) ? "--task" : p.Given(Haystack) ? "--haystack" : "--examples")} chooses a built-in task, which trains without --data");
         if (p.Given(Task)) b = b with { Task = Enum.Parse<BuiltinTaskKind>(p.GetValue(Task)!, ignoreCase: true) };
         if (p.Given(Haystack)) b = b with { Haystack = p.GetValue(Haystack) ?? [] };
         if (p.Given(HaystackField)) b = b with { HaystackField = p.GetValue(HaystackField)! };
+        b = ApplyIcl(p, b);
         if (p.Given(Windows)) b = b with { Windows = Enum.Parse<WindowSampling>(p.GetValue(Windows)!, ignoreCase: true) };
         if (p.Given(BatchSize)) b = b with { BatchSize = p.GetValue(BatchSize) };
         if (p.Given(SeqLen)) b = b with { SeqLen = p.GetValue(SeqLen) };
@@ -102,5 +120,19 @@ public sealed class TrainOptionSet
         if (p.Given(KeepCheckpoints)) b = b with { KeepCheckpoints = p.GetValue(KeepCheckpoints) };
         if (p.Given(Runtime.Kernel)) b = b with { Kernel = Runtime.GetKernel(p) };
         return b;
+    }
+
+    /// <summary>The icl task's options given on the command line; refused with any other task.</summary>
+    private TrainOptions ApplyIcl(ParseResult p, TrainOptions b)
+    {
+        var given = new Option[] { Examples, TextField, LabelField, MaxTextBytes, Ways }.Where(p.Given).Select(o => o.Name).ToList();
+        if (given.Count == 0) return b;
+        if (b.Task != BuiltinTaskKind.Icl) throw new UsageException($"{string.Join(", ", given)} apply to --task icl");
+        var icl = b.Icl ?? new IclTaskOptions();
+        if (p.Given(TextField)) icl = icl with { TextField = p.GetValue(TextField)! };
+        if (p.Given(LabelField)) icl = icl with { LabelField = p.GetValue(LabelField)! };
+        if (p.Given(MaxTextBytes)) icl = icl with { MaxTextBytes = p.GetValue(MaxTextBytes) };
+        if (p.Given(Ways)) icl = icl with { Ways = p.GetValue(Ways) };
+        return b with { Icl = icl, Examples = p.Given(Examples) ? p.GetValue(Examples) ?? [] : b.Examples };
     }
 }

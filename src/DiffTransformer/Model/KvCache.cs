@@ -76,6 +76,24 @@ public sealed class KvCache : IDisposable
     /// <summary>Bytes held by the key and value buffers of all layers (their capacity, not only the used part).</summary>
     public long AllocatedBytes => layers.Sum(l => l.AllocatedBytes);
 
+    /// <summary>
+    /// A new cache of <paramref name="rows"/> rows, each a copy of this one-row cache's positions, with room for
+    /// <paramref name="capacity"/> positions in all (at least those held): a shared prefix run once, then continued by
+    /// several rows (right-padded continuations are safe, since no position sees a later one). Refuses a cache of more
+    /// than one row or with padding.
+    /// </summary>
+    public KvCache Expand(long rows, long capacity = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
+        if (leftPadding is not null || (BatchSize is long b && b != 1))
+            throw new InvalidOperationException($"only a one-row cache without padding can be expanded (this one holds {BatchSize} rows{(leftPadding is null ? "" : ", padded")})");
+        long held = Length;
+        var copy = new KvCache(layers.Length, Math.Max(capacity, held));
+        for (int i = 0; i < layers.Length; i++) copy.layers[i].CopyRepeated(layers[i], rows, Math.Max(capacity, held));
+        if (held > 0) copy.BatchSize = rows;
+        return copy;
+    }
+
     /// <summary>Forgets every position (keeps the buffers for reuse).</summary>
     public void Reset()
     {

@@ -100,6 +100,30 @@ public sealed class LayerKvCache : IDisposable
         Allocations++;
     }
 
+    /// <summary>
+    /// Fills this empty layer with <paramref name="rows"/> copies of the single row <paramref name="source"/> holds, in
+    /// buffers of at least <paramref name="capacity"/> positions (see <see cref="KvCache.Expand"/>).
+    /// </summary>
+    internal void CopyRepeated(LayerKvCache source, long rows, long capacity)
+    {
+        if (source.keys is null || source.values is null || source.Length == 0) return;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var k = source.keys.narrow(2, 0, source.Length);                               // (1, Hk, S, dk)
+        var v = source.values.narrow(2, 0, source.Length);                             // (1, Hv, S, dv)
+        long cap = Math.Max(capacity, source.Length);
+        var nk = empty([rows, k.shape[1], cap, k.shape[3]], dtype: k.dtype, device: k.device);
+        var nv = empty([rows, v.shape[1], cap, v.shape[3]], dtype: v.dtype, device: v.device);
+        nk.narrow(2, 0, source.Length).copy_(k.expand(rows, -1, -1, -1));
+        nv.narrow(2, 0, source.Length).copy_(v.expand(rows, -1, -1, -1));
+        keys?.Dispose();
+        values?.Dispose();
+        keys = nk.DetachFromDisposeScope();
+        values = nv.DetachFromDisposeScope();
+        Length = source.Length;
+        Allocations++;
+    }
+
     /// <summary>Forgets the held positions; the buffers are kept.</summary>
     public void Reset() => Length = 0;
 

@@ -3,6 +3,7 @@ using DiffTransformer.IO;
 using DiffTransformer.Tasks.Recall;
 using DiffTransformer.Model;
 using DiffTransformer.Tasks.Needle;
+using DiffTransformer.Tasks.Icl;
 
 namespace DiffTransformer.Tasks;
 
@@ -10,7 +11,8 @@ namespace DiffTransformer.Tasks;
 /// The built-in tasks of <c>difft train</c> without data (<see cref="BuiltinTaskKind"/>), generated once into the run's
 /// data directory: key→value recall among distractors (<see cref="RecallTaskGenerator"/>, the default, with recall
 /// accuracy on held-out documents at every evaluation), needles in text (<see cref="NeedleDataset"/>, needle accuracy)
-/// and the needle task with fixed facts (faithfulness figures besides).
+/// the needle task with fixed facts (faithfulness figures besides) and in-context classification of labelled examples
+/// (<see cref="IclDataset"/>, ICL accuracy on held-out episodes).
 /// </summary>
 public static class BuiltinTask
 {
@@ -51,12 +53,16 @@ public static class BuiltinTask
     /// <paramref name="contextLength"/> apply to the needle and facts tasks only. Without <paramref name="mayGenerate"/>
     /// (a resume) nothing is generated: a directory that does not hold the task as asked is refused, saying what differs,
     /// since the run was trained on what it holds and documents generated anew (by a newer generator, say) would differ.
+    /// The icl task reads its episodes' labelled <paramref name="examples"/> with <paramref name="icl"/> (default
+    /// <see cref="IclTaskOptions"/>), its documents <paramref name="contextLength"/> tokens at most.
     /// </summary>
     public static string EnsureDataset(string dir, Action<string> log, BuiltinTaskKind kind = BuiltinTaskKind.Recall,
-        IReadOnlyList<string>? haystack = null, string haystackField = "text", int contextLength = 256, bool mayGenerate = true)
+        IReadOnlyList<string>? haystack = null, string haystackField = "text", int contextLength = 256, bool mayGenerate = true,
+        IReadOnlyList<string>? examples = null, IclTaskOptions? icl = null)
     {
         haystack ??= [];
         bool held = File.Exists(Path.Combine(dir, DatasetMeta.FileName));
+        if (kind == BuiltinTaskKind.Icl) return EnsureIcl(dir, log, haystack, contextLength, mayGenerate, examples ?? [], (icl ?? new()).Validate(), held);
         if (kind == BuiltinTaskKind.Recall)
         {
             if (haystack.Count > 0) throw new ArgumentException("a haystack applies to the needle and facts tasks, not to the recall task");
@@ -82,6 +88,34 @@ public static class BuiltinTask
         return dir;
     }
 
+    private static string EnsureIcl(string dir, Action<string> log, IReadOnlyList<string> haystack, int contextLength, bool mayGenerate,
+        IReadOnlyList<string> examples, IclTaskOptions options, bool held)
+    {
+        if (haystack.Count > 0) throw new ArgumentException("a haystack applies to the needle and facts tasks, not to the icl task");
+        if (examples.Count == 0) throw new ArgumentException("the icl task needs labelled examples: --examples FILE… (JSONL with a text and a label field)");
+        var inputs = examples.Select(Path.GetFullPath).ToList();
+        var task = held ? IclDataset.ReadTask(dir) : null;
+        var d = new List<string>();
+        if (task is not null)
+        {
+            if (task.GeneratorVersion != IclTaskFile.CurrentGeneratorVersion)
+                d.Add($"generator version {task.GeneratorVersion} (this difft generates version {IclTaskFile.CurrentGeneratorVersion})");
+            if (task.Seed != Seed) d.Add($"seed {task.Seed} (the built-in task's is {Seed})");
+            if (!task.Examples.SequenceEqual(inputs)) d.Add($"examples [{string.Join(", ", task.Examples)}] (asked: [{string.Join(", ", inputs)}])");
+            if (task.ContextLength != contextLength) d.Add($"context_length {task.ContextLength} (asked: {contextLength})");
+            if (Json.Serialize(task.Options) != Json.Serialize(options)) d.Add($"options {task.Options.Describe()} (asked: {options.Describe()})");
+            if (d.Count == 0) return dir;
+        }
+        if (!mayGenerate)
+            throw Refused(dir, "icl", task is null ? (held ? "holds another dataset than the icl task (no icl_task.json)" : "holds no dataset")
+                                                   : $"holds the icl task of {string.Join("; ", d)}");
+        if (task is not null) log($"{dir} holds another icl dataset ({task.Options.Describe()}); generating the icl task in its place");
+        log($"generating the built-in in-context classification task into {dir}: {TrainDocuments:N0} train and {ValDocuments:N0} held-out episodes " +
+            $"of {contextLength} tokens from {string.Join(", ", inputs)} ({options.Describe()})");
+        IclDataset.Write(dir, options, inputs, contextLength, TrainDocuments, ValDocuments, Seed, force: true);
+        return dir;
+    }
+
     /// <summary>What the needle dataset <paramref name="held"/> has other than the one asked, as "what it has (what is asked)"; empty when it is that one.</summary>
     private static List<string> NeedleDifferences(NeedleTaskFile held, NeedleTaskOptions options, IReadOnlyList<string> inputs, string haystackField)
     {
@@ -101,21 +135,23 @@ public static class BuiltinTask
             "(the documents could differ from those the run was trained on); start over with --force, or resume with the difft that started the run");
 
     /// <summary>
-    /// Where a dataset's training windows start unless told: at document boundaries for the needle and facts tasks, whose
-    /// documents are as long as the training context (a uniform window would cut the needle off most of the answers it
-    /// holds), uniformly for anything else.
+    /// Where a dataset's training windows start unless told: at document boundaries for the needle, facts and icl tasks,
+    /// whose documents are as long as the training context (a uniform window would cut the needle off most of the answers
+    /// it holds, and an episode off its first demonstrations), uniformly for anything else.
     /// </summary>
     public static WindowSampling DefaultWindows(string dataDir) =>
-        NeedleDataset.ReadTask(dataDir) is not null ? WindowSampling.Documents : WindowSampling.Uniform;
+        NeedleDataset.ReadTask(dataDir) is not null || IclDataset.ReadTask(dataDir) is not null ? WindowSampling.Documents : WindowSampling.Uniform;
 
     /// <summary>
-    /// The task score of a generated dataset: needle accuracy for a needle dataset (<see cref="NeedleTaskEvaluator"/>),
-    /// recall accuracy on the held-out documents of a recall dataset; null for any other dataset. Refuses, before
-    /// any training, a model whose context cannot hold a whole document.
+    /// The task score of a generated dataset: needle accuracy for a needle dataset (<see cref="NeedleTaskEvaluator"/>), ICL
+    /// accuracy on held-out episodes for an icl dataset (<see cref="IclTaskEvaluator"/>), recall accuracy on the held-out
+    /// documents of a recall dataset; null for any other dataset. Refuses, before any training, a model whose context
+    /// cannot hold a whole document.
     /// </summary>
     public static ITaskEvaluator? Evaluator(string dataDir, int maxSeqLen)
     {
         if (NeedleDataset.ReadTask(dataDir) is { } needle) return new NeedleTaskEvaluator(needle, maxSeqLen);
+        if (IclDataset.ReadTask(dataDir) is { } icl) return new IclTaskEvaluator(icl, IclDataset.ReadExamples(dataDir), maxSeqLen);
         if (RecallDataset.ReadTask(dataDir) is null) return null;
         var examples = RecallDataset.ReadEvalExamples(dataDir, EvalExamples);
         int longest = examples.Count == 0 ? 0 : examples.Max(e => e.Text.Length) + 1; // + the leading end-of-text

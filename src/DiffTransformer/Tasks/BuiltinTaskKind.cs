@@ -11,4 +11,7 @@ public enum BuiltinTaskKind
 
     /// <summary>The needle task with fixed facts to memorise, some overridden by the context (<see cref="Needle.NeedleBuilder.FactDocument"/>).</summary>
     Facts,
+
+    /// <summary>In-context classification episodes of labelled examples under random label names (<see cref="Icl.IclEpisodes.TrainingDocument"/>).</summary>
+    Icl,
 }

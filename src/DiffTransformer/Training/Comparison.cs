@@ -29,7 +29,7 @@ public static class Comparison
     {
         options = options.Validate();
         string root = Path.GetFullPath(options.Out);
-        options = options with { Haystack = options.Haystack.Select(Path.GetFullPath).ToList() };
+        options = options with { Haystack = options.Haystack.Select(Path.GetFullPath).ToList(), Examples = options.Examples.Select(Path.GetFullPath).ToList() };
         using var rootLock = RunLock.Acquire(root);
         try
         {
@@ -53,7 +53,8 @@ public static class Comparison
         }
         bool continuing = subRuns.Values.Any(r => r.Checkpoints().Count > 0);
         string data = Path.GetFullPath(options.Data ?? BuiltinTask.EnsureDataset(Path.Combine(root, "data"), log, options.Task, options.Haystack,
-                                                                                 options.HaystackField, options.SeqLen, mayGenerate: !continuing));
+                                                                                 options.HaystackField, options.SeqLen, mayGenerate: !continuing,
+                                                                                 options.Examples, options.Icl));
         DatasetMeta meta;
         using (var dataset = TokenDataset.Open(data)) meta = dataset.Meta;
         options = options.ResolveWindows(data);

@@ -3,6 +3,7 @@ using DiffTransformer.Data;
 using DiffTransformer.IO;
 using DiffTransformer.Model;
 using DiffTransformer.Tasks;
+using DiffTransformer.Tasks.Icl;
 
 namespace DiffTransformer.Training;
 
@@ -23,6 +24,15 @@ public sealed record TrainOptions
 
     /// <summary>The JSONL field of the haystack inputs.</summary>
     public string HaystackField { get; init; } = "text";
+
+    /// <summary>Labelled JSONL files (or folders of them) the icl task builds its episodes from; empty for every other task.</summary>
+    public IReadOnlyList<string> Examples { get; init; } = [];
+
+    /// <summary>
+    /// How the icl task reads <see cref="Examples"/> and shapes its episodes; null for every other task, and for the icl
+    /// task resolved to the defaults (<see cref="IclTaskOptions"/>) by <see cref="Validate"/>, so run.json records them.
+    /// </summary>
+    public IclTaskOptions? Icl { get; init; }
 
     /// <summary>Run directory: metrics.jsonl, loss.png, checkpoints/, final/.</summary>
     public string Out { get; init; } = Path.Combine("runs", "default");
@@ -85,7 +95,7 @@ public sealed record TrainOptions
 
     /// <summary>
     /// Where training windows start (<see cref="WindowSampling"/>); null: the dataset's default
-    /// (<see cref="BuiltinTask.DefaultWindows"/>: documents for the needle and facts tasks, uniform otherwise), resolved
+    /// (<see cref="BuiltinTask.DefaultWindows"/>: documents for the needle, facts and icl tasks, uniform otherwise), resolved
     /// before run.json is written (<see cref="ResolveWindows"/>). Validation windows follow the same rule, evenly spaced.
     /// </summary>
     public WindowSampling? Windows { get; init; }
@@ -93,7 +103,10 @@ public sealed record TrainOptions
     [JsonIgnore] public int AccumulationSteps => TokensPerStep <= 0 ? 1 : (int)(TokensPerStep / ((long)BatchSize * SeqLen));
     [JsonIgnore] public long EffectiveTokensPerStep => (long)AccumulationSteps * BatchSize * SeqLen;
 
-    /// <summary>Checks ranges and combinations; the message names the option and its value.</summary>
+    /// <summary>
+    /// Checks ranges and combinations; the message names the option and its value. Returns the options with the icl
+    /// task's <see cref="Icl"/> resolved.
+    /// </summary>
     public TrainOptions Validate()
     {
         Model.Validate();
@@ -123,7 +136,17 @@ public sealed record TrainOptions
         foreach (var h in Haystack)
             if (!File.Exists(h) && !Directory.Exists(h)) throw new FileNotFoundException($"haystack {h}: no such file or directory", h);
         if (KeepCheckpoints < 1) throw new ArgumentException($"keep_checkpoints must be at least 1, got {KeepCheckpoints}");
-        return this;
+        if (Task != BuiltinTaskKind.Icl)
+        {
+            if (Examples.Count > 0) throw new ArgumentException($"labelled examples apply to the built-in icl task, not to the {Task.ToString().ToLowerInvariant()} task");
+            if (Icl is not null) throw new ArgumentException($"icl options apply to the built-in icl task, not to the {Task.ToString().ToLowerInvariant()} task");
+            return this;
+        }
+        if (Haystack.Count > 0) throw new ArgumentException("a haystack applies to the built-in needle and facts tasks, not to the icl task");
+        if (Data is null && Examples.Count == 0) throw new ArgumentException("the icl task needs labelled examples: --examples FILE… (JSONL with a text and a label field)");
+        foreach (var e in Examples)
+            if (!File.Exists(e) && !Directory.Exists(e)) throw new FileNotFoundException($"examples {e}: no such file or directory", e);
+        return this with { Icl = (Icl ?? new IclTaskOptions()).Validate() };
     }
 
     /// <summary>Combinations that are valid but probably not what was meant, as sentences for the log.</summary>
@@ -159,7 +182,7 @@ public sealed record TrainOptions
     public void Save(string path) => Json.Write(path, this, Json.Escaped);
 
     /// <summary>Fields run.json may lack: those added after runs were first saved (their defaults are what those runs did).</summary>
-    public static IReadOnlyList<string> OptionalFields { get; } = ["task", "haystack", "haystack_field", "kernel", "vocab_from_data", "tokens_per_step", "schedule", "windows"];
+    public static IReadOnlyList<string> OptionalFields { get; } = ["task", "haystack", "haystack_field", "kernel", "vocab_from_data", "tokens_per_step", "schedule", "windows", "examples", "icl"];
 
     /// <summary>
     /// Parses run.json: an unknown field is refused, and so is a missing one (but <see cref="OptionalFields"/>) — a run.json

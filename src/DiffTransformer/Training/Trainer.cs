@@ -89,6 +89,7 @@ public sealed class Trainer
         var options = Options with
         {
             Out = run.Root, Data = Options.Data is null ? null : Path.GetFullPath(Options.Data), Haystack = Options.Haystack.Select(Path.GetFullPath).ToList(),
+            Examples = Options.Examples.Select(Path.GetFullPath).ToList(),
         };
         TrainOptions? saved = null;
         TrainerState? resumeFrom = null;
@@ -112,7 +113,7 @@ public sealed class Trainer
         foreach (var w in options.Warnings()) log("warning: " + w);
         // a resume never generates the built-in task's data: it would replace the documents the run was trained on
         string dataDir = options.Data ?? BuiltinTask.EnsureDataset(run.Data, log, options.Task, options.Haystack, options.HaystackField, options.SeqLen,
-                                                                   mayGenerate: !Resume);
+                                                                   mayGenerate: !Resume, options.Examples, options.Icl);
         var dataset = TokenDataset.Open(dataDir);
         try
         {

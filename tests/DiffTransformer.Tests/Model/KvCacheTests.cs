@@ -179,6 +179,32 @@ public sealed class KvCacheTests(ITestOutputHelper log)
         Assert.Contains("3 layers", l.Message);
     }
 
+    [Theory]
+    [InlineData(Architecture.Diff, null)]
+    [InlineData(Architecture.Transformer, 1)]
+    public void AnExpandedCacheLetsEveryRowContinueTheSharedPrefixAsIfRunWhole(Architecture arch, int? kv)
+    {
+        using var model = SharpModel(Tiny(arch, kv), 48);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var prefix = randint(0, 50, [1, 10]);
+        var continuations = randint(0, 50, [3, 5]);                                   // three rows, each going on from the prefix
+        using var shared = model.CreateCache();
+        model.Forward(prefix, shared);
+        using var rows = shared.Expand(3, capacity: 15);
+        Assert.Equal(10, rows.Length);
+        Assert.Equal(15, rows[0].Capacity);
+        var cached = model.Forward(continuations, rows);                               // (3, 5, V)
+        var whole = model.Forward(cat([prefix.expand(3, -1), continuations], 1)).narrow(1, 10, 5);   // (3, 5, V)
+        TensorAssert.Close(log, $"{arch} expanded rows", cached, whole, rtol: 0, atol: 1e-5);
+        Assert.Equal(10, shared.Length);                                               // the one-row cache is left as it was
+        model.Forward(continuations.narrow(0, 0, 1), shared);
+        var e = Assert.Throws<InvalidOperationException>(() => rows.Expand(2));
+        Assert.Contains("holds 3 rows", e.Message);
+        using var padded = model.CreateCache(leftPadding: [1]);
+        Assert.Contains("padded", Assert.Throws<InvalidOperationException>(() => padded.Expand(2)).Message);
+    }
+
     [Fact]
     public void DecodingLeavesTheLiveTensorCountFlat()
     {

@@ -162,6 +162,35 @@ public sealed class TrainerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void TheIclTaskIsGeneratedFromTheExamplesIntoTheRunAndReportsIclAccuracy()
+    {
+        string examples = DiffTransformer.Tests.Tasks.IclTestData.Write(tmp, "labelled.jsonl");
+        var options = new TrainOptions
+        {
+            Out = tmp["icl"], Task = BuiltinTaskKind.Icl, Examples = [examples], Icl = new() { MaxTextBytes = 24 },
+            Model = Tiny with { MaxSeqLen = 128 }, BatchSize = 2, SeqLen = 128, Steps = 2, WarmupSteps = 1, EvalInterval = 2, EvalBatches = 1,
+        };
+        var r = new Trainer(options, log.WriteLine).Run();
+        Assert.InRange(r.Task["icl_acc"], 0, 1);
+        Assert.InRange(r.Task["icl_acc_1shot"], 0, 1);
+        Assert.Contains(MetricsLog.Read(tmp["icl/metrics.jsonl"]), m => m.Kind == "eval" && m.Task is { } t && t.ContainsKey("icl_acc"));
+        var task = DiffTransformer.Tasks.Icl.IclDataset.ReadTask(tmp["icl/data"])!;
+        Assert.Equal(128, task.ContextLength);                                          // episodes of the training context
+        Assert.Equal(24, task.Options.MaxTextBytes);
+        var saved = Trainer.LoadRunOptions(tmp["icl"]);
+        Assert.Equal([Path.GetFullPath(examples)], saved.Examples);
+        Assert.Equal(WindowSampling.Documents, saved.Windows);                          // an episode starts at a window's start
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(options with { Icl = new() { MaxTextBytes = 20 }, Steps = 4 }) { Resume = true }.Run());
+        Assert.Contains("max_text_bytes", e.Message);
+        // options that need the other: examples without the icl task, the icl task without examples, a missing file
+        Assert.Contains("labelled examples apply to the built-in icl task, not to the recall task",
+            Assert.Throws<ArgumentException>(() => new TrainOptions { Examples = [examples] }.Validate()).Message);
+        Assert.Contains("the icl task needs labelled examples: --examples", Assert.Throws<ArgumentException>(() => new TrainOptions { Task = BuiltinTaskKind.Icl }.Validate()).Message);
+        Assert.Contains("examples missing.jsonl: no such file", Assert.Throws<FileNotFoundException>(() => new TrainOptions { Task = BuiltinTaskKind.Icl, Examples = ["missing.jsonl"] }.Validate()).Message);
+        Assert.Equal(new DiffTransformer.Tasks.Icl.IclTaskOptions().MaxTextBytes, new TrainOptions { Task = BuiltinTaskKind.Icl, Examples = [examples] }.Validate().Icl!.MaxTextBytes);
+    }
+
+    [Fact]
     public void AResumeRefusesToRegenerateTheBuiltinDataItWasTrainedOn()
     {
         var options = new TrainOptions

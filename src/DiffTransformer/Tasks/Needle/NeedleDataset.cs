@@ -5,13 +5,12 @@ namespace DiffTransformer.Tasks.Needle;
 
 /// <summary>
 /// Writes the needle task (<see cref="NeedleBuilder.TrainingDocument"/>) as an ordinary byte-level token dataset with
-/// needle_task.json beside it. Document i of a split depends only on (seed, split, i), so the parallel draw equals a
-/// serial one and the same arguments give the same bytes.
+/// needle_task.json beside it. Document i of a split depends only on (seed, split, i) (<see cref="GeneratedSplit"/>),
+/// so the same arguments give the same bytes.
 /// </summary>
 public static class NeedleDataset
 {
     public const string TokenizerName = "byte";
-    private const int ChunkDocuments = 2048;
     private const ulong ValSalt = 0x6E6565646C652D76UL;
 
     /// <summary>The haystack a task file names: its files re-read, or the generated filler of its seed.</summary>
@@ -46,19 +45,11 @@ public static class NeedleDataset
     public static NeedleTaskFile? ReadTask(string dir) => TaskFile.Read<NeedleTaskFile>(dir, NeedleTaskFile.FileName, NeedleTaskFile.TaskName);
 
     /// <summary>The random source of document <paramref name="index"/> of a split.</summary>
-    public static Random DocumentRandom(ulong seed, long index) => new((int)(CounterHash.Hash(seed, (ulong)index) & 0x7FFFFFFF));
+    public static Random DocumentRandom(ulong seed, long index) => GeneratedSplit.DocumentRandom(seed, index);
 
     private static SplitMeta WriteSplit(string dir, string split, NeedleTaskOptions options, Haystack haystack, ITokenizer tokenizer, long documents, ulong seed, long shardTokens)
     {
-        using var writer = new SplitWriter(dir, split, tokenizer, shardTokens);
         haystack.Tokens(tokenizer);                                               // encode once before the parallel draw
-        var chunk = new int[ChunkDocuments][];
-        for (long start = 0; start < documents; start += ChunkDocuments)
-        {
-            int count = (int)Math.Min(ChunkDocuments, documents - start);
-            Parallel.For(0, count, i => chunk[i] = NeedleBuilder.TrainingDocument(options, haystack, tokenizer, DocumentRandom(seed, start + i)));
-            for (int i = 0; i < count; i++) writer.AppendDocument(chunk[i], chunk[i].Length);   // byte tokens: one byte each
-        }
-        return writer.Complete();
+        return GeneratedSplit.Write(dir, split, tokenizer, documents, seed, shardTokens, rng => NeedleBuilder.TrainingDocument(options, haystack, tokenizer, rng));
     }
 }
