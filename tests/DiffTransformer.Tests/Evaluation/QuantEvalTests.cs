@@ -1,9 +1,12 @@
+using DiffTransformer.Kernels;
 using DiffTransformer.Evaluation;
 using DiffTransformer.Model;
 using DiffTransformer.Tasks.Needle;
 using DiffTransformer.Tests.Data;
 using DiffTransformer.Tests.Inference;
 using Xunit.Abstractions;
+
+using static TorchSharp.torch;
 
 namespace DiffTransformer.Tests.Evaluation;
 
@@ -32,6 +35,10 @@ public sealed class QuantEvalTests(TinyCheckpoints checkpoints, ITestOutputHelpe
         dir.WriteText("text/a.txt", "The quick brown fox jumps over the lazy dog, and over the lazy dog again, twice, for good measure.");
         dir.WriteText("text/b.txt", "Pack my box with five dozen liquor jugs.");
         using var m = EvalModel.Load(checkpoints.Save($"quant-{arch}", TinyCheckpoints.Config(arch)));
+        // Sharp maps (weights ×3): a random tiny model's logits are so flat that 4 bits
+        // could change its loss by less than 1e-4 (CI saw 1.4e-6 once). The fixture's weights also depend on whichever
+        // test draws from libtorch's global generator at the same time, so the margin must not hang on one draw.
+        using (no_grad()) foreach (var p in m.Model.parameters()) if (p.dim() == 2) p.mul_(Scalars.Of(3));
         var options = Options();
         var r = QuantEval.Run([m], options);
         var score = Assert.Single(r.Models);
