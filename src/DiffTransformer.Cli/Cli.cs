@@ -16,6 +16,7 @@ public static class Cli
         TrainCommand.Create(),
         CompareCommand.Create(),
         EvalCommand.Create(),
+        StudyCommand.Create(),
     };
 
     /// <summary>Parses <paramref name="args"/> and runs the verb they name; returns the exit code.</summary>

@@ -16,6 +16,7 @@ public sealed class DefaultsTests
             "prepare" => ["corpus.txt", "-o", "out"],
             "eval lm" or "eval outliers" or "eval quant" => ["held-out.txt", "-m", "some-model"],
             "eval needle" or "eval attention" or "eval faithfulness" or "eval icl" => ["-m", "some-model"],
+            "study" => ["--plan", "plan.json"],
             _ => [],
         };
         var parse = Cli.CreateRoot().Parse([.. verb.Split(' '), .. required]);
@@ -40,8 +41,8 @@ public sealed class DefaultsTests
     [Fact]
     public void TheVerbsThatTakeEachOption()
     {
-        Assert.Equal(["generate", "serve", "bench decode", "bench serve", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant", "eval icl"], CliRun.VerbNames("--kernel"));
+        Assert.Equal(["generate", "serve", "bench decode", "bench serve", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant", "eval icl", "study"], CliRun.VerbNames("--kernel"));
         Assert.Equal(["info", "bench decode", "bench serve", "bench model", "bench profile", "train", "compare"], CliRun.VerbNames("--preset"));
-        Assert.Equal(["prepare", "generate", "serve", "bench decode", "bench serve", "bench attention", "bench model", "bench profile", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant", "eval icl"], CliRun.VerbNames("--threads"));
+        Assert.Equal(["prepare", "generate", "serve", "bench decode", "bench serve", "bench attention", "bench model", "bench profile", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant", "eval icl", "study"], CliRun.VerbNames("--threads"));
     }
 }

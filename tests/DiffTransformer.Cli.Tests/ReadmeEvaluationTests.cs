@@ -94,6 +94,33 @@ public sealed class ReadmeEvaluationTests : IDisposable
     }
 
     [Fact]
+    public void TheStudyCommandsRunAsWritten()
+    {
+        var commands = Commands(Readme(), "## The replication study");
+        Assert.Equal(2, commands.Count);
+        // a clone's plans, and the corpora their paths name (relative to the plan's folder)
+        foreach (var dir in new[] { "study/plans", "corpora" })
+        {
+            Directory.CreateDirectory(dir);
+            foreach (var f in Directory.GetFiles(Path.Combine(RepoRoot(), dir))) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        }
+        var smoke = CliRun.Of([.. Words(commands[0]).Skip(1)]);
+        Assert.True(smoke.ExitCode == 0, $"{commands[0]}\nexit {smoke.ExitCode}\n{smoke.Stderr}");
+        Assert.Contains("2 of 2 units done", smoke.Stdout);
+        string report = File.ReadAllText(Path.Combine("runs", "study-smoke", "report.md"));
+        Assert.Contains("| train: final validation loss |", report);
+        Assert.Contains("| needle: accuracy |", report);
+        var again = CliRun.Of([.. Words(commands[0]).Skip(1)]);              // resumed: nothing left to run, the same report
+        Assert.Equal(0, again.ExitCode);
+        Assert.Contains("recall/seed-2: done", again.Stderr);
+        Assert.Equal(report, File.ReadAllText(Path.Combine("runs", "study-smoke", "report.md")));
+        var status = CliRun.Of([.. Words(commands[1]).Skip(1)]);
+        Assert.True(status.ExitCode == 0, $"{commands[1]}\nexit {status.ExitCode}\n{status.Stderr}");
+        Assert.Contains("lm-1m/seed-1", status.Stdout);
+        Assert.Contains("estimated time left", status.Stdout);
+    }
+
+    [Fact]
     public void WordsAreSplitLikeAShellWould() =>
         Assert.Equal(["generate", "-m", "m", "a b", "--x"], Words("generate -m m \"a b\"  --x"));
 }

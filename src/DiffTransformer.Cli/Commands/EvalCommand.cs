@@ -77,15 +77,7 @@ public static class EvalCommand
                 Sets = parse.GetValue(sets), Queries = parse.GetValue(queries), OrderSets = parse.GetValue(orderSets), Orders = parse.GetValue(orders),
                 OrderShots = parse.GetValue(orderShots), Seed = parse.GetValue(seed), BatchSize = parse.GetValue(batch),
             };
-            return RunSuite(parse, common, "icl", models =>
-            {
-                var r = IclEval.Run(models, options, Progress(parse));
-                return (options, r, r.ToMarkdown(), (Action<string>)(dir =>
-                {
-                    IclPlot.WriteShots(Path.Combine(dir, "icl-shots.png"), r);
-                    if (r.OrderSets > 0) IclPlot.WriteOrders(Path.Combine(dir, "icl-orders.png"), r);
-                }));
-            });
+            return RunSuite(parse, common, EvalSuites.Icl, options);
         });
         return cmd;
     }
@@ -113,11 +105,7 @@ public static class EvalCommand
                 Lengths = parse.GetValue(lengths) is { Length: > 0 } l ? l : null, Distractors = parse.GetValue(distractors)!,
                 Samples = parse.GetValue(samples), Seed = parse.GetValue(seed),
             };
-            return RunSuite(parse, common, "faithfulness", models =>
-            {
-                var r = FaithfulnessEval.Run(models, options, Progress(parse));
-                return (options, r, r.ToMarkdown(), (Action<string>)(_ => { }));
-            });
+            return RunSuite(parse, common, EvalSuites.Faithfulness, options);
         });
         return cmd;
     }
@@ -148,11 +136,7 @@ public static class EvalCommand
         CliAction.Set(cmd, parse =>
         {
             var options = text.Build(parse, parse.GetValue(stride));
-            return RunSuite(parse, common, "lm", models =>
-            {
-                var r = LmEval.Run(models, options, Progress(parse));
-                return (options, r, r.ToMarkdown(), (Action<string>)(_ => { }));
-            });
+            return RunSuite(parse, common, EvalSuites.Lm, options);
         });
         return cmd;
     }
@@ -169,14 +153,7 @@ public static class EvalCommand
         CliAction.Set(cmd, parse =>
         {
             var options = text.Build(parse);
-            return RunSuite(parse, common, "outliers", models =>
-            {
-                var r = OutlierEval.Run(models, options, Progress(parse));
-                return (options, r, r.ToMarkdown(), (Action<string>)(dir =>
-                {
-                    for (int i = 0; i < r.Models.Count; i++) OutlierPlot.Write(Path.Combine(dir, $"outliers-{i + 1}-{Arch(r.Models[i].Model)}.png"), r.Models[i]);
-                }));
-            });
+            return RunSuite(parse, common, EvalSuites.Outliers, options);
         });
         return cmd;
     }
@@ -208,20 +185,10 @@ public static class EvalCommand
                 Text = text.Build(parse), Needle = needle.Build(parse), Bits = parse.GetValue(bits)!,
                 Granularities = parse.GetValue(granularity)!.Select(g => Enum.Parse<QuantGranularity>(g, ignoreCase: true)).ToList(),
             };
-            return RunSuite(parse, common, "quant", models =>
-            {
-                var r = QuantEval.Run(models, options, Progress(parse));
-                return (options, r, r.ToMarkdown(), (Action<string>)(dir =>
-                {
-                    QuantPlot.Write(Path.Combine(dir, "quant-loss.png"), r, "held-out loss (nats/token)", p => p.Loss);
-                    QuantPlot.Write(Path.Combine(dir, "quant-needle.png"), r, "needle accuracy", p => p.NeedleAccuracy);
-                }));
-            });
+            return RunSuite(parse, common, EvalSuites.Quant, options);
         });
         return cmd;
     }
-
-    private static string Arch(EvalModelInfo m) => m.Arch.ToString().ToLowerInvariant();
 
     private static Command NeedleSuite(string suite, string description)
     {
@@ -233,37 +200,23 @@ public static class EvalCommand
         CliAction.Set(cmd, parse =>
         {
             var options = grid.Build(parse);
-            return RunSuite(parse, common, suite, models =>
-            {
-                if (suite == "needle")
-                {
-                    var r = NeedleEval.Run(models, options, Progress(parse));
-                    return (options, (object)r, r.ToMarkdown(), (Action<string>)(dir =>
-                    {
-                        for (int i = 0; i < r.Models.Count; i++)
-                            NeedlePlot.Write(Path.Combine(dir, $"needle-{i + 1}-{Arch(r.Models[i].Model)}.png"), r.Models[i], r.Lengths, r.Depths);
-                    }));
-                }
-                var a = AttentionEval.Run(models, options, Progress(parse));
-                return (options, a, a.ToMarkdown(), (Action<string>)(dir => AllocationPlot.Write(Path.Combine(dir, "attention-by-depth.png"), a)));
-            });
+            return RunSuite(parse, common, EvalSuites.Get(suite), options);
         });
         return cmd;
     }
 
-    private static int RunSuite(ParseResult parse, Common common, string suite, Func<List<EvalModel>, (object Options, object Result, string Markdown, Action<string> Plots)> run)
+    private static int RunSuite(ParseResult parse, Common common, EvalSuite suite, object options)
     {
         common.Runtime.ApplyThreads(parse);
         var models = EvalModel.LoadAll(parse.GetValue(common.Models)!, common.Runtime.GetKernel(parse));
         try
         {
-            var (options, result, markdown, plots) = run(models);
+            var output = suite.Run(models, options, Progress(parse));
             string outDir = parse.GetValue(common.Out)!;
             string commandLine = "difft " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
-            var (json, md) = EvalReport.Write(outDir, suite, commandLine, models.Select(m => m.Info).ToList(), options, result, markdown);
-            plots(outDir);
+            var (json, md) = output.Write(outDir, commandLine);
             var stdout = parse.Stdout();
-            stdout.Write(markdown);
+            stdout.Write(output.Markdown);
             stdout.WriteLine($"\nwrote {json}, {md} and plots in {outDir}");
             return CliAction.Ok;
         }

@@ -1,8 +1,11 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace DiffTransformer.Evaluation;
 
-/// <summary>N needles in the context, R of them asked (the paper's N/R).</summary>
+/// <summary>N needles in the context, R of them asked (the paper's N/R). In JSON the string "N/R".</summary>
+[JsonConverter(typeof(NeedleSettingJsonConverter))]
 public sealed record NeedleSetting(int Needles, int Asked)
 {
     /// <summary>Parses "N/R", e.g. "4/2"; the message names the text at fault.</summary>

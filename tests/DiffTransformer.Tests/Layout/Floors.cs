@@ -19,6 +19,7 @@ internal static class Floors
         ["Tasks"] = 2,
         ["Training"] = 3, ["Inference"] = 3,
         ["Benchmarks"] = 4, ["Evaluation"] = 4,
+        ["Study"] = 5,
     };
 
     /// <summary>The folder a namespace belongs to: its first segment after "DiffTransformer" ("" for the root namespace itself).</summary>
