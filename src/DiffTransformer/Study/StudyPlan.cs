@@ -35,6 +35,9 @@ public sealed record StudyPlan
     /// <summary>The folder paths in the plan are relative to.</summary>
     [JsonIgnore] public string Folder => Path.GetDirectoryName(File) ?? Environment.CurrentDirectory;
 
+    // a null where the plan's types allow none ("evals": null) is refused by name rather than failing later
+    private static readonly JsonSerializerOptions ReadOptions = new(Json.Options) { RespectNullableAnnotations = true };
+
     private static readonly Regex NamePattern = new("^[a-z0-9][a-z0-9._-]*$", RegexOptions.CultureInvariant);
 
     /// <summary>
@@ -49,7 +52,7 @@ public sealed record StudyPlan
         StudyPlan plan;
         try
         {
-            plan = JsonSerializer.Deserialize<StudyPlan>(System.IO.File.ReadAllText(file), Json.Options) ?? throw new JsonException("the file holds null");
+            plan = JsonSerializer.Deserialize<StudyPlan>(System.IO.File.ReadAllText(file), ReadOptions) ?? throw new JsonException("the file holds null");
         }
         catch (JsonException e)
         {
@@ -73,7 +76,16 @@ public sealed record StudyPlan
         {
             if (!NamePattern.IsMatch(name)) throw new ArgumentException(Where($"data '{name}': a name is lower-case letters, digits, '.', '_' or '-'"));
             if (spec.ContainsKey("output_directory")) throw new ArgumentException(Where($"data '{name}': output_directory is the study's (out/data/{name})"));
-            _ = PrepareFor(name, "check");
+            try
+            {
+                var prepare = PrepareFor(name, "check");
+                foreach (var input in prepare.Inputs)
+                    if (!System.IO.File.Exists(input) && !Directory.Exists(input)) throw new ArgumentException($"data '{name}': input {input}: no such file or directory");
+            }
+            catch (ArgumentException x)
+            {
+                throw new ArgumentException(Where(x.Message), x);
+            }
         }
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var e in Experiments)
@@ -81,6 +93,7 @@ public sealed record StudyPlan
             string at = $"experiment '{e.Name}'";
             if (!NamePattern.IsMatch(e.Name)) throw new ArgumentException(Where($"{at}: a name is lower-case letters, digits, '.', '_' or '-'"));
             if (!seen.Add(e.Name)) throw new ArgumentException(Where($"{at} is declared twice"));
+            if (e.Name == "data") throw new ArgumentException(Where($"{at}: 'data' is the folder of the plan's datasets; name the experiment otherwise"));
             if (e.Seeds is { Count: 0 }) throw new ArgumentException(Where($"{at}: seeds is empty"));
             if ((e.Seeds ?? Seeds).Distinct().Count() != (e.Seeds ?? Seeds).Count) throw new ArgumentException(Where($"{at}: a seed is repeated"));
             if (e.Data is { } d && !Data.ContainsKey(d))
@@ -121,17 +134,21 @@ public sealed record StudyPlan
     /// A copy of <paramref name="overlay"/> whose path fields (inputs, haystack, examples, data: strings or lists of them)
     /// are absolute: relative to the plan's folder, <c>"$data"</c> replaced by <paramref name="data"/>.
     /// </summary>
-    public JsonObject? ResolvePaths(JsonObject? overlay, string? data)
+    public JsonObject? ResolvePaths(JsonObject? overlay, string? data) => overlay is null ? null : (JsonObject)ResolveIn(overlay, data);
+
+    // path fields at any depth: quant's text.inputs and needle.haystack are as much paths as lm's inputs
+    private JsonNode ResolveIn(JsonObject node, string? data)
     {
-        if (overlay is null) return null;
-        var copy = overlay.DeepClone().AsObject();
-        foreach (var key in copy.Select(kv => kv.Key).Where(PathFields.Contains).ToList())
+        var copy = new JsonObject();
+        foreach (var (key, value) in node)
         {
-            copy[key] = copy[key] switch
+            copy[key] = value switch
             {
-                JsonValue v when v.TryGetValue(out string? s) => Resolve(s, data),
-                JsonArray a => new JsonArray(a.Select(n => (JsonNode?)(n is JsonValue x && x.TryGetValue(out string? s) ? Resolve(s, data) : n?.DeepClone())).ToArray()),
-                var other => other?.DeepClone(),
+                JsonObject o => ResolveIn(o, data),
+                JsonValue v when PathFields.Contains(key) && v.TryGetValue(out string? s) => Resolve(s, data),
+                JsonArray a when PathFields.Contains(key) =>
+                    new JsonArray(a.Select(n => n is JsonValue x && x.TryGetValue(out string? s) ? Resolve(s, data) : n?.DeepClone()).ToArray()),
+                _ => value?.DeepClone(),
             };
         }
         return copy;

@@ -62,7 +62,7 @@ public sealed class StudyReport
     public static StudyReport Build(StudyPlan plan, IReadOnlyList<StudyUnit> units, Func<StudyUnit, StudyRecord?> read)
     {
         var records = units.Select(u => (Unit: u, Record: read(u) is { } r && r.TrainHash == u.TrainHash ? r : null)).ToList();
-        int done = records.Count(x => x.Record is { } r && x.Unit.Experiment.Evals.Keys.All(s => r.Evals.Any(e => e.Suite == s && e.Hash == x.Unit.EvalHash(s))));
+        int done = records.Count(x => x.Record is { } r && x.Unit.Experiment.Evals.Keys.All(s => r.Evals.Any(e => e.Suite == s && x.Unit.Current(e))));
         var md = new StringBuilder();
         md.AppendLine($"# Study `{plan.Name}`").AppendLine();
         if (plan.Description.Length > 0) md.AppendLine(plan.Description).AppendLine();
@@ -75,7 +75,9 @@ public sealed class StudyReport
         foreach (var e in plan.Experiments)
         {
             var mine = records.Where(x => x.Unit.Experiment.Name == e.Name).ToList();
-            var have = mine.Where(x => x.Record is not null).Select(x => (x.Unit.Seed, Record: x.Record!)).ToList();
+            // a suite's figures count only under the plan's declaration of it (not those of options since changed)
+            var have = mine.Where(x => x.Record is not null)
+                .Select(x => (x.Unit.Seed, Record: x.Record! with { Evals = x.Record!.Evals.Where(x.Unit.Current).ToList() })).ToList();
             md.AppendLine($"## {e.Name}").AppendLine();
             if (e.Claims.Count > 0) md.AppendLine($"Claims: {string.Join("; ", e.Claims)}.").AppendLine();
             md.AppendLine(Describe(e, mine[0].Unit, have.Count > 0 ? have[0].Record : null, mine.Count, have.Count)).AppendLine();
@@ -124,7 +126,7 @@ public sealed class StudyReport
             foreach (var p in sorted)
             {
                 double? at = ParametersAt(sorted.Select(s => ((double)s.PTrans, s.Trans.Mean)).ToList(), p.Diff.Mean);
-                md.AppendLine($"| {p.E.Name} | {p.PDiff:N0} | {p.PTrans:N0} | {p.Diff} | {p.Trans} | {(at is double a ? (a / p.PDiff).ToString("F2", Inv) : "outside the measured range")} |");
+                md.AppendLine(string.Create(Inv, $"| {p.E.Name} | {p.PDiff:N0} | {p.PTrans:N0} | {p.Diff} | {p.Trans} | {(at is double a ? (a / p.PDiff).ToString("F2", Inv) : "outside the measured range")} |"));
             }
             md.AppendLine();
             string file = $"loss-vs-parameters-{group}.png";
@@ -165,11 +167,11 @@ public sealed class StudyReport
     {
         var train = unit.Train("data");
         string model = e.Model is { Count: > 0 } m ? $"`{e.Preset}` with {string.Join(", ", m.Select(kv => $"{kv.Key}={kv.Value?.ToJsonString()}"))}" : $"`{e.Preset}`";
-        string parameters = record is null ? "" : $" ({record.Runs[0].Parameters:N0} and {record.Runs[1].Parameters:N0} parameters)";
+        string parameters = record is null ? "" : string.Create(Inv, $" ({record.Runs[0].Parameters:N0} and {record.Runs[1].Parameters:N0} parameters)");
         string data = e.Data is { } d ? $"the plan's dataset `{d}`" : $"the built-in {train.Task.ToString().ToLowerInvariant()} task";
         long tokens = train.Steps * train.EffectiveTokensPerStep;
-        return $"Model {model}{parameters}; {data}; {train.Steps:N0} steps × {train.EffectiveTokensPerStep:N0} tokens = {tokens:N0} tokens, " +
-               $"context {train.SeqLen}, peak lr {train.LearningRate.ToString("G3", Inv)}; {done} of {seeds} seeds done.";
+        return string.Create(Inv, $"Model {model}{parameters}; {data}; {train.Steps:N0} steps × {train.EffectiveTokensPerStep:N0} tokens = {tokens:N0} tokens, ") +
+               string.Create(Inv, $"context {train.SeqLen}, peak lr {train.LearningRate.ToString("G3", Inv)}; {done} of {seeds} seeds done.");
     }
 
     /// <summary>

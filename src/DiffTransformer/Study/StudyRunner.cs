@@ -67,24 +67,37 @@ public static class StudyRunner
             log($"{unit.Id}: the record in {results} is of another declaration of the experiment; running the unit again");
             record = null;
         }
-        var pending = unit.Experiment.Evals.Keys.Where(s => record?.Evals.Any(e => e.Suite == s && e.Hash == unit.EvalHash(s)) != true).ToList();
+        var pending = unit.Experiment.Evals.Keys.Where(s => record?.Evals.Any(e => e.Suite == s && unit.Current(e)) != true).ToList();
         if (record is not null && pending.Count == 0)
         {
             log($"{unit.Id}: done ({results}), reusing it");
             return;
         }
         string data = EnsureData(unit, options, log);
-        bool trained = Directory.Exists(Path.Combine(root, "diff", "final")) && Directory.Exists(Path.Combine(root, "transformer", "final"));
+        // the final models of this declaration (the stamp), not whatever another declaration left in the folder
+        bool trained = Stamped(root, unit.TrainHash) == true
+                       && Directory.Exists(Path.Combine(root, "diff", "final")) && Directory.Exists(Path.Combine(root, "transformer", "final"));
         if (record is null || (pending.Count > 0 && !trained))
         {
-            if (record is not null) log($"{unit.Id}: the trained models are gone from {root}; training them again (the same command and seed give the same weights)");
+            if (record is not null) log($"{unit.Id}: the trained models are gone from {root}; training them again (the same command, seed and thread count give the same weights)");
             var comparison = Train(unit, data, root, log, progressFor, cancel);
             var train = unit.Train(data);
+            StudyRunFigures[] runs = [Figures(comparison.Diff, train), Figures(comparison.Transformer, train)];
+            var kept = record?.Evals ?? [];
+            if (record is not null && !runs.Select(r => r.ValLoss).SequenceEqual(record.Runs.Select(r => r.ValLoss)))
+            {
+                // not the same weights (another thread count or machine): the suites done on the old ones describe other models
+                log($"{unit.Id}: the models trained again differ from the recorded ones (validation loss {F(runs[0].ValLoss)}/{F(runs[1].ValLoss)} " +
+                    $"against {F(record.Runs[0].ValLoss)}/{F(record.Runs[1].ValLoss)}); running every suite again");
+                kept = [];
+                pending = unit.Experiment.Evals.Keys.ToList();
+            }
+            else if (record is not null) runs = [.. record.Runs];                 // the same figures; keep the recorded timings
             record = new StudyRecord
             {
                 Experiment = unit.Experiment.Name, Seed = unit.Seed, TrainHash = unit.TrainHash,
-                Runs = [Figures(comparison.Diff, train), Figures(comparison.Transformer, train)],
-                Evals = record?.Evals ?? [],
+                Runs = runs,
+                Evals = kept,
             };
             Directory.CreateDirectory(results);
             AtomicFile.WriteAllText(Path.Combine(results, "comparison.md"), comparison.Table);
@@ -115,13 +128,17 @@ public static class StudyRunner
     private static ComparisonResult Train(StudyUnit unit, string data, string root, Action<string> log,
         Func<StudyUnit, Architecture, IProgress<TrainProgress>?>? progressFor, CancellationToken cancel)
     {
-        // a run directory made from another declaration of the experiment is started over, not refused: the plan owns it
-        bool force = Stamped(root, unit.TrainHash) == false;
-        if (force) log($"{unit.Id}: {root} holds runs of another declaration of the experiment; starting them over");
+        // a run directory made from another declaration of the experiment is started over, not refused: the plan owns it.
+        // It is deleted before the new stamp is written, so a stop in between leaves no old run under the new stamp.
+        if (Stamped(root, unit.TrainHash) == false)
+        {
+            log($"{unit.Id}: {root} holds runs of another declaration of the experiment; starting them over");
+            Directory.Delete(root, recursive: true);
+        }
         var options = unit.Train(data, root);
         Directory.CreateDirectory(root);
-        AtomicFile.WriteAllText(Path.Combine(root, StampFile), unit.TrainHash + "\n");   // before: an interrupted start resumes as this declaration's
-        return Comparison.Run(options, force, m => log($"{unit.Id}: {m}"), arch => progressFor?.Invoke(unit, arch), cancel);
+        AtomicFile.WriteAllText(Path.Combine(root, StampFile), unit.TrainHash + "\n");   // before training: an interrupted start resumes as this declaration's
+        return Comparison.Run(options, force: false, m => log($"{unit.Id}: {m}"), arch => progressFor?.Invoke(unit, arch), cancel);
     }
 
     /// <summary>
@@ -159,6 +176,8 @@ public static class StudyRunner
     private static string Hash(string text) =>
         Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..16];
 
+    private static string F(double? v) => v is double x ? x.ToString("R", CultureInfo.InvariantCulture) : "none";
+
     private static StudyRunFigures Figures(TrainResult r, TrainOptions options) =>
         new(r.Model.Arch, r.Parameters, r.Step, r.Step * options.EffectiveTokensPerStep, r.FinalValLoss, r.Task, r.TokensPerSecond, r.Elapsed.TotalMinutes);
 
@@ -173,11 +192,11 @@ public static class StudyRunner
             var train = unit.Train("unused");
             long tokens = train.Steps * train.EffectiveTokensPerStep;
             int suites = unit.Experiment.Evals.Count;
-            int evalsDone = record?.Evals.Count(e => e.Hash == unit.EvalHash(e.Suite)) ?? 0;
+            int evalsDone = record?.Evals.Count(unit.Current) ?? 0;
             long[] steps = record is not null ? [train.Steps, train.Steps]
                 : new[] { "diff", "transformer" }.Select(a => StepsDone(Path.Combine(options.Out, unit.Id, a), unit.TrainHash, Path.Combine(options.Out, unit.Id))).ToArray();
             string state = record is null
-                ? steps.All(s => s == 0) ? "not started" : $"training: DIFF {steps[0]:N0}/{train.Steps:N0}, Transformer {steps[1]:N0}/{train.Steps:N0} steps"
+                ? steps.All(s => s == 0) ? "not started" : string.Create(CultureInfo.InvariantCulture, $"training: DIFF {steps[0]:N0}/{train.Steps:N0}, Transformer {steps[1]:N0}/{train.Steps:N0} steps")
                 : evalsDone == suites ? "done" : $"trained; {evalsDone} of {suites} suites";
             // the estimate: this experiment's measured speed if a unit of it is done, else every done unit's tokens·parameters per minute
             double? minutes = null;

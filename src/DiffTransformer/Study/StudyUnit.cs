@@ -37,15 +37,30 @@ public sealed record StudyUnit(StudyPlan Plan, StudyExperiment Experiment, long 
             ["preset"] = experiment.Preset,
             ["model"] = experiment.Model?.DeepClone(),
             ["data"] = experiment.Data is { } d ? plan.Data[d].DeepClone() : null,
-            ["train"] = experiment.Train?.DeepClone(),
+            ["train"] = Identity(experiment.Train),
             ["seed"] = seed,
         };
         return new StudyUnit(plan, experiment, seed, model, Hash(identity));
     }
 
+    // how often a run checkpoints, how many it keeps and which exact kernel computes it do not change what it learns
+    // (Comparison reuses a finished run across them too): changing them must not discard finished units
+    private static readonly string[] Cosmetic = ["checkpoint_interval", "keep_checkpoints", "kernel"];
+
+    private static JsonObject? Identity(JsonObject? train)
+    {
+        if (train is null) return null;
+        var copy = train.DeepClone().AsObject();
+        foreach (var key in Cosmetic) copy.Remove(key);
+        return copy;
+    }
+
     /// <summary>What decides a suite's figures on the trained pair: the pair, the suite and its options as declared.</summary>
     public string EvalHash(string suite) =>
-        Hash(new JsonObject { ["train"] = TrainHash, ["suite"] = suite, ["options"] = Experiment.Evals[suite]?.DeepClone() });
+        Hash(new JsonObject { ["train"] = TrainHash, ["suite"] = suite, ["options"] = Experiment.Evals.GetValueOrDefault(suite)?.DeepClone() });
+
+    /// <summary>Whether <paramref name="figures"/> are of this unit's pair and of the plan's declaration of their suite.</summary>
+    public bool Current(StudyEvalFigures figures) => Experiment.Evals.ContainsKey(figures.Suite) && figures.Hash == EvalHash(figures.Suite);
 
     private static string Hash(JsonObject identity) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity.ToJsonString())))[..16];

@@ -153,6 +153,32 @@ public sealed class StudyRunnerTests(ITestOutputHelper log) : IDisposable
         Assert.Contains("eval needle options: The JSON property 'samplez'", e.Message);
         e = Assert.Throws<ArgumentException>(() => Write("bad.json", Plan.Replace("\"1/1\"", "\"1/2\"")));
         Assert.Contains("needle setting '1/2'", e.Message);
+        e = Assert.Throws<ArgumentException>(() => Write("bad.json", Plan.Replace("\"seeds\": [1, 2]", "\"seeds\": null")));
+        Assert.Contains("bad.json", e.Message);
+        Assert.Contains("seeds", e.Message);
+        e = Assert.Throws<ArgumentException>(() => Write("bad.json", Plan.Replace("\"name\": \"recall\"", "\"name\": \"data\"")));
+        Assert.Contains("'data' is the folder of the plan's datasets", e.Message);
+        e = Assert.Throws<ArgumentException>(() => Write("bad.json", Plan.Replace("\"seeds\": [1, 2],", "\"seeds\": [1, 2], \"data\": { \"d\": { \"inputs\": [\"nowhere.jsonl\"] } },")));
+        Assert.Contains("data 'd': input", e.Message);
+        Assert.Contains("nowhere.jsonl: no such file or directory", e.Message);
+    }
+
+    [Fact]
+    public void PathsAreResolvedAtAnyDepthAndCosmeticOptionsKeepTheUnitsIdentity()
+    {
+        var plan = Write("plans/p.json", Plan.Replace("\"lm\": { \"max_documents\": 4 },",
+            "\"lm\": { \"max_documents\": 4 }, \"quant\": { \"text\": { \"inputs\": [\"$data\", \"held-out.txt\"] }, \"needle\": { \"haystack\": [\"../hay.txt\"] } },"));
+        var quant = Assert.IsType<DiffTransformer.Evaluation.QuantEvalOptions>(plan.Units()[0].Evals("/the/data").Single(e => e.Suite.Name == "quant").Options);
+        Assert.Equal(["/the/data", tmp["plans/held-out.txt"]], quant.Text.Inputs);
+        Assert.Equal([tmp["hay.txt"]], quant.Needle.Haystack);
+        var lm = Assert.IsType<DiffTransformer.Evaluation.LmEvalOptions>(plan.Units()[0].Evals("/the/data").Single(e => e.Suite.Name == "lm").Options);
+        Assert.Equal(["/the/data"], lm.Inputs);                              // the default: the pair's own held-out split
+
+        var cosmetic = Write("plans/c.json", Plan.Replace("\"checkpoint_interval\": 3", "\"checkpoint_interval\": 4, \"kernel\": \"fused\""));
+        Assert.Equal(plan.Units()[0].TrainHash, cosmetic.Units()[0].TrainHash);
+        var other = Write("plans/o.json", Plan.Replace("\"warmup_steps\": 2", "\"warmup_steps\": 3"));
+        Assert.NotEqual(plan.Units()[0].TrainHash, other.Units()[0].TrainHash);
+        Assert.NotEqual(plan.Units()[0].TrainHash, plan.Units()[1].TrainHash);   // seeds
     }
 
     [Fact]
