@@ -142,6 +142,56 @@ class BaselineAttention(nn.Module):
         return self.out_proj(attn)
 
 
+class DiffAttentionV2(nn.Module):
+    """DIFF V2 (the authors' 2026 design, ../shared/docs/paper-notes.md section 4), written from its formula.
+
+    2h query heads of ordinary width d = E / 2h against h_kv key/value heads of width d, one ordinary attention
+    over all 2h query heads (query head j reads KV head j // n_rep, n_rep = 2h / h_kv, even, so that the two
+    heads of a pair share their KV head), then per pair
+        O_i = A(q_2i) V - sigmoid(lambda_i(x)) * A(q_2i+1) V,    lambda(x) = x W_lambda  (E -> h, no bias),
+    and out_proj (h*d -> E). No per-head norm, no lambda_init, no (1 - lambda_init) factor.
+    Keys: q_proj [2hd, E], k_proj [h_kv d, E], v_proj [h_kv d, E], lambda_proj [h, E], out_proj [E, hd].
+    """
+
+    def __init__(self, embed_dim, num_heads, num_kv_heads=None, rope_theta=10000.0):
+        super().__init__()
+        h = num_heads
+        hkv = num_kv_heads or num_heads
+        assert embed_dim % (2 * h) == 0 and (2 * h) % hkv == 0 and ((2 * h) // hkv) % 2 == 0
+        self.num_heads, self.num_kv_heads = h, hkv
+        self.n_rep = 2 * h // hkv
+        self.head_dim = d = embed_dim // (2 * h)
+        self.rope_theta = rope_theta
+        self.q_proj = nn.Linear(embed_dim, 2 * h * d, bias=False)
+        self.k_proj = nn.Linear(embed_dim, hkv * d, bias=False)
+        self.v_proj = nn.Linear(embed_dim, hkv * d, bias=False)
+        self.lambda_proj = nn.Linear(embed_dim, h, bias=False)
+        self.out_proj = nn.Linear(h * d, embed_dim, bias=False)
+
+    def forward(self, x, return_maps=False):
+        B, T, E = x.shape
+        h, hkv, d = self.num_heads, self.num_kv_heads, self.head_dim
+        q = self.q_proj(x).view(B, T, 2 * h, d)
+        k = self.k_proj(x).view(B, T, hkv, d)
+        v = self.v_proj(x).view(B, T, hkv, d)
+        cos, sin = rotary_tables(T, d, self.rope_theta)
+        q = apply_rotary_interleaved(q, cos, sin).transpose(1, 2)     # (B, 2h, T, d)
+        k = apply_rotary_interleaved(k, cos, sin).transpose(1, 2)     # (B, hkv, T, d)
+        v = v.transpose(1, 2)                                         # (B, hkv, T, d)
+        g = torch.arange(2 * h) // self.n_rep
+        k, v = k[:, g], v[:, g]                                       # (B, 2h, T, d)
+        logits = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(d) + causal_mask(T, T)
+        a = F.softmax(logits.float(), dim=-1)                         # (B, 2h, T, T)
+        o = torch.matmul(a, v).view(B, h, 2, T, d)                    # pair i: query heads (2i, 2i+1)
+        lam = torch.sigmoid(self.lambda_proj(x))                      # (B, T, h)
+        lam_b = lam.transpose(1, 2).unsqueeze(-1)                     # (B, h, T, 1)
+        out = o[:, :, 0] - lam_b * o[:, :, 1]                         # (B, h, T, d)
+        out = self.out_proj(out.transpose(1, 2).reshape(B, T, h * d))
+        if return_maps:
+            return out, a, lam
+        return out
+
+
 class SwiGLU(nn.Module):
     def __init__(self, embed_dim, ffn_dim):
         super().__init__()

@@ -1,7 +1,8 @@
 """Dumps the reference fixtures the C# tests compare against (llm.c style).
 
 Regenerate (Debian's PyTorch; the `python3` on PATH may be another interpreter):
-    /usr/bin/python3 reference/make_fixtures.py
+    /usr/bin/python3 reference/make_fixtures.py            # every fixture
+    /usr/bin/python3 reference/make_fixtures.py attn_v2_mha attn_v2_gqa   # only these
 
 Each fixture is a safetensors file. Tensor names:
     param.<key>   weights, <key> = the C# state-dict key
@@ -84,6 +85,26 @@ def attention_fixture(name, embed_dim, num_heads, num_kv_heads, depth, batch, se
     print(f"{name}: y {tuple(y.shape)}, lambda {m.lambda_full().item():.6f}, keys {sorted(m.state_dict())}")
 
 
+def attention_v2_fixture(name, embed_dim, num_heads, num_kv_heads, batch, seq_len, seed):
+    """One DIFF V2 layer: forward (with the 2h softmax maps and the per-token sigmoid(lambda)) and every gradient."""
+    torch.manual_seed(seed)
+    m = R.DiffAttentionV2(embed_dim, num_heads, num_kv_heads)
+    randomize(m, scale=2.0)
+    x = torch.randn(batch, seq_len, embed_dim, requires_grad=True)
+    dy = torch.randn(batch, seq_len, embed_dim)
+    y, a, lam = m(x, return_maps=True)
+    (y * dy).sum().backward()
+    t = {"input.x": x, "input.dy": dy, "output.y": y, "output.attn": a, "output.lambda": lam, "grad.x": x.grad}
+    for k, p in m.named_parameters():
+        t["param." + k] = p
+        t["grad." + k] = p.grad
+    cfg = dict(embed_dim=embed_dim, num_heads=num_heads, num_kv_heads=num_kv_heads, batch=batch, seq_len=seq_len,
+               rope_theta=10000.0)
+    meta = dict(format=FORMAT, version=VERSION, kind="diff_attention_v2", config=json.dumps(cfg), torch=torch.__version__)
+    save_safetensors(os.path.join(OUT, name + ".safetensors"), t, meta)
+    print(f"{name}: y {tuple(y.shape)}, sigmoid(lambda) in [{lam.min().item():.3f}, {lam.max().item():.3f}], keys {sorted(m.state_dict())}")
+
+
 def model_fixture(name, cfg, batch, seq_len, seed):
     torch.manual_seed(seed)
     m = R.LanguageModel(cfg)
@@ -148,27 +169,40 @@ def optimizer_fixture(name, cfg, batch, seq_len, seed, lrs, clip):
     print(f"{name}: losses {[round(x, 6) for x in losses]}, grad norms {[round(x, 4) for x in norms]}")
 
 
-def main():
+def main(only):
+    """Writes every fixture, or only those named on the command line (each one's generator is seeded on its own)."""
     torch.set_num_threads(2)
     os.makedirs(OUT, exist_ok=True)
-    # (a) one DIFF layer, MHA, depth 0
-    attention_fixture("attn_mha_depth0", embed_dim=64, num_heads=2, num_kv_heads=None, depth=0,
-                      batch=2, seq_len=9, seed=1)
-    # (b) one DIFF layer, GQA n_rep = 2, depth 3
-    attention_fixture("attn_gqa_depth3", embed_dim=64, num_heads=4, num_kv_heads=2, depth=3,
-                      batch=2, seq_len=9, seed=2)
     base = dict(vocab_size=97, embed_dim=32, num_layers=2, num_heads=2, num_kv_heads=2, ffn_dim=85,
                 max_seq_len=64, rope_theta=10000.0, norm_eps=1e-5)
-    # (c) a 2-layer DIFF model, untied head; (d) the baseline Transformer, tied head, GQA
-    #     (4 heads reading 2 KV heads)
-    model_fixture("model_diff", dict(base, arch="diff", tie_embeddings=False), batch=2, seq_len=12, seed=3)
-    model_fixture("model_transformer", dict(base, arch="transformer", num_kv_heads=1, tie_embeddings=True),
-                  batch=2, seq_len=12, seed=4)
-    # (e) AdamW + clipping: five steps of a small DIFF model with a changing learning rate
-    optimizer_fixture("adamw_diff", dict(base, arch="diff", tie_embeddings=False, vocab_size=33, embed_dim=16,
-                                         num_layers=1, ffn_dim=40),
-                      batch=2, seq_len=12, seed=5, lrs=[1e-2, 8e-3, 6e-3, 4e-3, 2e-3], clip=1.0)
+    fixtures = {
+        # (a) one DIFF layer, MHA, depth 0
+        "attn_mha_depth0": lambda n: attention_fixture(n, embed_dim=64, num_heads=2, num_kv_heads=None, depth=0,
+                                                       batch=2, seq_len=9, seed=1),
+        # (b) one DIFF layer, GQA n_rep = 2, depth 3
+        "attn_gqa_depth3": lambda n: attention_fixture(n, embed_dim=64, num_heads=4, num_kv_heads=2, depth=3,
+                                                       batch=2, seq_len=9, seed=2),
+        # (c) a 2-layer DIFF model, untied head; (d) the baseline Transformer, tied head, GQA
+        #     (4 heads reading 2 KV heads)
+        "model_diff": lambda n: model_fixture(n, dict(base, arch="diff", tie_embeddings=False), batch=2, seq_len=12, seed=3),
+        "model_transformer": lambda n: model_fixture(n, dict(base, arch="transformer", num_kv_heads=1, tie_embeddings=True),
+                                                     batch=2, seq_len=12, seed=4),
+        # (e) AdamW + clipping: five steps of a small DIFF model with a changing learning rate
+        "adamw_diff": lambda n: optimizer_fixture(n, dict(base, arch="diff", tie_embeddings=False, vocab_size=33, embed_dim=16,
+                                                          num_layers=1, ffn_dim=40),
+                                                  batch=2, seq_len=12, seed=5, lrs=[1e-2, 8e-3, 6e-3, 4e-3, 2e-3], clip=1.0),
+        # (f) one DIFF V2 layer: h 2 (4 query heads of width 16) against h_kv 2 KV heads (each pair its own);
+        # (g) h 4 (8 query heads of width 8) against h_kv 2 (n_rep 4: two pairs per KV head)
+        "attn_v2_mha": lambda n: attention_v2_fixture(n, embed_dim=64, num_heads=2, num_kv_heads=None, batch=2, seq_len=9, seed=6),
+        "attn_v2_gqa": lambda n: attention_v2_fixture(n, embed_dim=64, num_heads=4, num_kv_heads=2, batch=2, seq_len=9, seed=7),
+    }
+    unknown = [n for n in only if n not in fixtures]
+    if unknown:
+        sys.exit(f"unknown fixture(s) {unknown}; known: {sorted(fixtures)}")
+    for name, make in fixtures.items():
+        if not only or name in only:
+            make(name)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
