@@ -10,6 +10,13 @@ public sealed record StudyExperiment
     /// <summary>Experiments of one group differ in size only: the report compares their losses against the parameters.</summary>
     public string? Group { get; init; }
 
+    /// <summary>
+    /// Experiments of one tuning set are alternatives of one setting (e.g. learning rates): the report compares each
+    /// architecture at its own best member (lowest mean final validation loss), so that a conclusion does not rest on one
+    /// choice that suits one architecture.
+    /// </summary>
+    public string? Tuning { get; init; }
+
     /// <summary>The paper's claims this experiment bears on (free text for the report, e.g. "retrieval").</summary>
     public IReadOnlyList<string> Claims { get; init; } = [];
 

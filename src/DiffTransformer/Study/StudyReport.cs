@@ -72,6 +72,7 @@ public sealed class StudyReport
         var json = new JsonObject { ["plan"] = plan.Name, ["units"] = units.Count, ["done"] = done };
         var experiments = new JsonArray();
         var sizes = new Dictionary<string, List<(StudyExperiment E, long PDiff, long PTrans, Summary Diff, Summary Trans)>>();
+        var tunings = new SortedDictionary<string, List<(StudyExperiment E, double Lr, Summary Diff, Summary Trans)>>(StringComparer.Ordinal);
         foreach (var e in plan.Experiments)
         {
             var mine = records.Where(x => x.Unit.Experiment.Name == e.Name).ToList();
@@ -105,6 +106,9 @@ public sealed class StudyReport
                     Transformer_mean = f.TransformerSummary.Mean, Transformer_std = f.TransformerSummary.Std,
                 }).ToList(), EvalReport.JsonOptions),
             });
+            if (e.Tuning is { } tuning && have.Count > 0 && figures.FirstOrDefault(f => f.Name == ValLoss) is { } tv)
+                (tunings.TryGetValue(tuning, out var alternatives) ? alternatives : tunings[tuning] = [])
+                    .Add((e, mine[0].Unit.Train("data").LearningRate, tv.DiffSummary, tv.TransformerSummary));
             if (e.Group is { } g && have.Count > 0)
             {
                 var val = figures.FirstOrDefault(f => f.Name == ValLoss);
@@ -113,6 +117,30 @@ public sealed class StudyReport
             }
         }
         json["experiments"] = experiments;
+        var tuned = new JsonArray();
+        foreach (var set in tunings.Where(kv => kv.Value.Count >= 2))
+        {
+            md.AppendLine($"## Each architecture at its best: {set.Key}").AppendLine();
+            md.AppendLine("The final validation loss (mean over the seeds done) of every alternative of the setting, and each architecture at its own best " +
+                          "(the paper tunes nothing per architecture; this asks whether the comparison depends on that).").AppendLine();
+            md.AppendLine("| experiment | learning rate | DIFF | Transformer |");
+            md.AppendLine("|---|---:|---:|---:|");
+            foreach (var (e, lr, d, t) in set.Value) md.AppendLine($"| {e.Name} | {lr.ToString("G3", Inv)} | {d} | {t} |");
+            var bestD = set.Value.Where(x => x.Diff.N > 0).MinBy(x => x.Diff.Mean);
+            var bestT = set.Value.Where(x => x.Trans.N > 0).MinBy(x => x.Trans.Mean);
+            md.AppendLine();
+            if (bestD.E is not null && bestT.E is not null)
+            {
+                md.AppendLine($"DIFF at its best ({bestD.E.Name}): {bestD.Diff}; the Transformer at its best ({bestT.E.Name}): {bestT.Trans}; " +
+                              $"DIFF − Transformer {F(bestD.Diff.Mean - bestT.Trans.Mean, signed: true)}.").AppendLine();
+                tuned.Add(new JsonObject
+                {
+                    ["tuning"] = set.Key, ["diff_best"] = bestD.E.Name, ["diff_loss"] = bestD.Diff.Mean,
+                    ["transformer_best"] = bestT.E.Name, ["transformer_loss"] = bestT.Trans.Mean,
+                });
+            }
+        }
+        json["tuning"] = tuned;
         var plots = new List<(string, Action<string>)>();
         foreach (var (group, points) in sizes.Where(kv => kv.Value.Count >= 2))
         {

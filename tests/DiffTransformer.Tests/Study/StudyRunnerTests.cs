@@ -182,6 +182,51 @@ public sealed class StudyRunnerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void TheReportAggregatesCraftedRecordsAndComparesEachArchitectureAtItsBest()
+    {
+        // no training: records crafted for a plan of two sizes in one group, and two learning rates in one tuning set
+        var plan = Write("plan.json", """
+            {
+              "name": "crafted", "seeds": [1, 2],
+              "experiments": [
+                { "name": "small", "group": "g", "tuning": "t", "model": { "num_layers": 1 }, "train": { "learning_rate": 0.003 }, "evals": { "lm": {} } },
+                { "name": "small-lr", "tuning": "t", "model": { "num_layers": 1 }, "train": { "learning_rate": 0.001 } },
+                { "name": "large", "group": "g", "model": { "num_layers": 4 } }
+              ]
+            }
+            """);
+        // val losses (DIFF, Transformer) per experiment and seed; parameters per experiment
+        var losses = new Dictionary<string, (double, double)[]>
+        {
+            ["small"] = [(2.0, 2.2), (2.2, 2.4)], ["small-lr"] = [(2.3, 2.0), (2.3, 2.2)], ["large"] = [(1.5, 1.8), (1.7, 1.8)],
+        };
+        var parameters = new Dictionary<string, long> { ["small"] = 1_000_000, ["small-lr"] = 1_000_000, ["large"] = 4_000_000 };
+        StudyRecord Record(StudyUnit u)
+        {
+            var (d, t) = losses[u.Experiment.Name][(int)u.Seed - 1];
+            StudyRunFigures Run(Architecture a, double loss) => new(a, parameters[u.Experiment.Name], 10, 100, loss, new Dictionary<string, double>(), 1, 1);
+            var evals = u.Experiment.Evals.ContainsKey("lm")
+                ? new List<StudyEvalFigures>
+                {
+                    new("lm", u.EvalHash("lm"), [new Dictionary<string, double> { ["loss"] = d + 0.5 }, new Dictionary<string, double> { ["loss"] = t + 0.5 }], 1),
+                }
+                : [];
+            if (u.Seed == 2 && evals.Count > 0) evals[0] = evals[0] with { Hash = "stale" };     // of other options: left out
+            return new StudyRecord { Experiment = u.Experiment.Name, Seed = u.Seed, TrainHash = u.TrainHash, Runs = [Run(Architecture.Diff, d), Run(Architecture.Transformer, t)], Evals = evals };
+        }
+        var report = StudyReport.Build(plan, plan.Units(), Record);
+        log.WriteLine(report.Markdown);
+        Assert.Equal(5, report.Done);                                         // small/seed-2's lm is stale
+        Assert.Contains("| train: final validation loss | 2.1000 ± 0.1414 | 2.3000 ± 0.1414 | -0.2000 | 2.0000, 2.2000 | 2.2000, 2.4000 |", report.Markdown);
+        Assert.Contains("| lm: loss | 2.5000 | 2.7000 | -0.2000 | 2.5000, – | 2.7000, – |", report.Markdown);
+        // each at its best: DIFF with lr 3e-3 (2.1), the Transformer with 1e-3 (2.1)
+        Assert.Contains("DIFF at its best (small): 2.1000 ± 0.1414; the Transformer at its best (small-lr): 2.1000 ± 0.1414; DIFF − Transformer 0.", report.Markdown);
+        // the size group: the Transformer's curve (1M, 2.3) → (4M, 1.8); DIFF's small loss 2.1 is 0.4 of the way: 4^0.4 = 1.74× its parameters
+        Assert.Contains("| small | 1,000,000 | 1,000,000 | 2.1000 ± 0.1414 | 2.3000 ± 0.1414 | 1.74 |", report.Markdown);
+        Assert.Contains("| large | 4,000,000 | 4,000,000 | 1.6000 ± 0.1414 | 1.8000 ± 0 | outside the measured range |", report.Markdown);
+    }
+
+    [Fact]
     public void TheParametersAtALossAreInterpolatedInLogParameters()
     {
         (double, double)[] curve = [(1e6, 2.0), (4e6, 1.6), (16e6, 1.4)];
