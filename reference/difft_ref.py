@@ -203,17 +203,31 @@ class SwiGLU(nn.Module):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
+def v2_ffn_widening(cfg):
+    """How much wider DIFF V2's SwiGLU is than ffn_dim, so that the model matches the baseline's parameters: the V2 layer
+    lacks 2*h_kv*d*E + E*E/2 - h*E of the baseline's attention parameters, and 3*E*w SwiGLU parameters make them up
+    (w rounded half away from zero)."""
+    E, h = cfg["embed_dim"], cfg["num_heads"]
+    hkv = cfg["num_kv_heads"] or h
+    d = E // (2 * h)
+    return int(math.floor((2 * hkv * d + E / 2 - h) / 3 + 0.5))
+
+
 class Block(nn.Module):
     def __init__(self, cfg, depth):
         super().__init__()
         E = cfg["embed_dim"]
         self.attn_norm = RMSNorm(E, cfg["norm_eps"])
+        ffn = cfg["ffn_dim"]
         if cfg["arch"] == "diff":
             self.attn = DiffAttention(E, depth, cfg["num_heads"], cfg["num_kv_heads"], cfg["rope_theta"])
+        elif cfg["arch"] == "diff2":
+            self.attn = DiffAttentionV2(E, cfg["num_heads"], cfg["num_kv_heads"], cfg["rope_theta"])
+            ffn += v2_ffn_widening(cfg)
         else:
             self.attn = BaselineAttention(E, 2 * cfg["num_heads"], 2 * cfg["num_kv_heads"], cfg["rope_theta"])
         self.ffn_norm = RMSNorm(E, cfg["norm_eps"])
-        self.ffn = SwiGLU(E, cfg["ffn_dim"])
+        self.ffn = SwiGLU(E, ffn)
 
     def forward(self, x):
         y = x + self.attn(self.attn_norm(x))

@@ -195,6 +195,8 @@ def main(only):
         # (g) h 4 (8 query heads of width 8) against h_kv 2 (n_rep 4: two pairs per KV head)
         "attn_v2_mha": lambda n: attention_v2_fixture(n, embed_dim=64, num_heads=2, num_kv_heads=None, batch=2, seq_len=9, seed=6),
         "attn_v2_gqa": lambda n: attention_v2_fixture(n, embed_dim=64, num_heads=4, num_kv_heads=2, batch=2, seq_len=9, seed=7),
+        # (h) a 2-layer DIFF V2 model, untied head, h 2 against h_kv 1 (both pairs read one KV head)
+        "model_diff2": lambda n: model_fixture(n, dict(base, arch="diff2", num_kv_heads=1, tie_embeddings=False), batch=2, seq_len=12, seed=8),
     }
     unknown = [n for n in only if n not in fixtures]
     if unknown:

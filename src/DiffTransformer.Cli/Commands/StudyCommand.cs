@@ -58,7 +58,7 @@ public static class StudyCommand
             try
             {
                 var r = StudyRunner.Run(p, options, display.Log,
-                    (unit, arch) => new TrainDisplay(err, $"[{unit.Id} {(arch == Architecture.Diff ? "diff" : "transformer")}] "),
+                    (unit, arch) => new TrainDisplay(err, $"[{unit.Id} {ArchitectureNames.Name(arch)}] "),
                     new Progress(s => err.WriteLine(s)), interrupt.Token);
                 stdout.WriteLine();
                 stdout.Write(StudyRunner.Status(p, options).ToText());

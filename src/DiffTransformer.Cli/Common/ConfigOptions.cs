@@ -23,8 +23,8 @@ public sealed class ConfigOptions
 
     public Option<string?> Arch { get; } = new("--arch")
     {
-        Description = "Override the architecture: diff (differential attention) or transformer (the parameter-matched baseline).",
-        HelpName = "diff|transformer",
+        Description = "Override the architecture: diff (differential attention), transformer (the parameter-matched baseline) or diff2 (DIFF V2: paired ordinary heads, A₂ᵢ − σ(λ(x))·A₂ᵢ₊₁, SwiGLU widened to match).",
+        HelpName = "diff|transformer|diff2",
     };
 
     public Option<string[]> Set { get; } = new("--set")
@@ -36,7 +36,7 @@ public sealed class ConfigOptions
 
     public ConfigOptions()
     {
-        Arch.AcceptOnlyFromAmong("diff", "transformer");
+        Arch.AcceptOnlyFromAmong("diff", "transformer", "diff2");
     }
 
     public void AddTo(Command command)

@@ -52,7 +52,8 @@ public static class AttentionEval
         var asked = prompt.Document.Needles.Single(n => n.Key == prompt.Key);
         var haystack = prompt.Document.HaystackPositions().ToArray();
 
-        bool diff = m.Config.Arch == Architecture.Diff;
+        // DIFF and DIFF V2: the differential map (V1: A1 − λ·A2; V2: A₂ᵢ − σ(λᵢ(x))·A₂ᵢ₊₁ per pair); the Transformer: its softmax maps
+        bool diff = m.Config.Arch is Architecture.Diff or Architecture.Diff2;
         using var capture = new AttentionCapture { WantLogits = false, WantProbs = !diff, WantDifferential = diff };
         bool wasTraining = m.Model.training;
         m.Model.eval();
@@ -70,8 +71,10 @@ public static class AttentionEval
         foreach (var layer in capture.Maps.OrderBy(x => x.Layer))
         {
             var map = diff ? layer.Differential! : layer.Probs!;                      // (1, heads, T, S)
-            double rowSum = diff ? 1 - layer.Lambda!.Value : 1;
-            if (diff) lambdas.Add(layer.Lambda!.Value);
+            // V1's row sum is 1 − λ in every head; V2's is 1 − σ(λᵢ(x)) at this position, head by head (read off the row)
+            bool perHead = layer.Lambda is null && diff;
+            double rowSum = diff && !perHead ? 1 - layer.Lambda!.Value : 1;
+            if (diff && !perHead) lambdas.Add(layer.Lambda!.Value);
             long heads = map.shape[1];
             double a = 0, n = 0, r = 0, sa = 0, sn = 0;
             for (long h = 0; h < heads; h++)
@@ -83,7 +86,8 @@ public static class AttentionEval
                 n += abs.Noise;
                 r += abs.Other;
                 // λ = 1 leaves the signed shares undefined; λ near 1 makes them large (why they are not the headline)
-                var signed = rowSum == 0 ? (Answer: double.NaN, Noise: double.NaN, Other: double.NaN) : Shares(values, asked.ValueStart, asked.ValueLength, haystack, rowSum);
+                double sum = perHead ? values.Sum(v => (double)v) : rowSum;
+                var signed = sum == 0 ? (Answer: double.NaN, Noise: double.NaN, Other: double.NaN) : Shares(values, asked.ValueStart, asked.ValueLength, haystack, sum);
                 sa += signed.Answer;
                 sn += signed.Noise;
             }

@@ -37,7 +37,7 @@ public sealed class EvalModel : IDisposable
     {
         string dir = ModelStore.ResolveModelPath(path);
         var generator = TextGenerator.Load(dir, kernel: kernel);
-        string arch = generator.Model.Config.Arch == Architecture.Diff ? "DIFF" : "Transformer";
+        string arch = ArchitectureNames.Label(generator.Model.Config.Arch);
         return new EvalModel(System.IO.Path.GetFullPath(dir), $"{arch} ({RelativeOrFull(dir)})", generator);
     }
 

@@ -19,9 +19,12 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
     public DecoderBlock(ModelConfig config, int depth, RotaryEmbedding rotary) : base(nameof(DecoderBlock))
     {
         attn_norm = new RMSNorm(config.EmbedDim, config.NormEps);
-        attn = config.Arch == Architecture.Diff
-            ? new DifferentialAttention(config.EmbedDim, depth, config.NumHeads, config.NumKvHeads, rotary)
-            : new MultiheadAttention(config.EmbedDim, depth, 2 * config.NumHeads, 2 * config.KvHeads, rotary);
+        attn = config.Arch switch
+        {
+            Architecture.Diff => new DifferentialAttention(config.EmbedDim, depth, config.NumHeads, config.NumKvHeads, rotary),
+            Architecture.Diff2 => new DifferentialAttentionV2(config.EmbedDim, depth, config.NumHeads, config.KvHeads, rotary),
+            _ => new MultiheadAttention(config.EmbedDim, depth, 2 * config.NumHeads, 2 * config.KvHeads, rotary),
+        };
         ffn_norm = new RMSNorm(config.EmbedDim, config.NormEps);
         ffn = new SwiGLU(config.EmbedDim, config.FfnHidden);
         RegisterComponents();

@@ -74,8 +74,6 @@ public sealed class DifferentialAttentionV2 : AttentionModule
     public override Tensor Forward(Tensor x, long startPos = 0, AttentionCapture? capture = null, LayerKvCache? cache = null)
     {
         CheckCache(cache, startPos);
-        if (capture is not null && capture.Wants(Depth))
-            throw new NotSupportedException("attention capture (eval attention) does not read DIFF V2 layers yet: their map per pair is A_2i − σ(λ(x))·A_2i+1 with a per-token λ");
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
         int h = NumHeads, nq = 2 * NumHeads, nkv = NumKvHeads, d = HeadDim;
@@ -85,9 +83,11 @@ public sealed class DifferentialAttentionV2 : AttentionModule
         var v = v_proj.forward(x).view(b, t, nkv, d);                   // (B, T, h_kv, d)
         q = Rotary.Apply(q, startPos);                                  // (B, T, 2h, d)
         k = Rotary.Apply(k, startPos);                                  // (B, T, h_kv, d)
+        bool wantMaps = capture is not null && capture.Wants(Depth);
+        var lambda = LambdaOf(x);                                       // (B, T, h)
 
         Tensor heads;                                                   // (B, T, 2h, d): A_j for every query head
-        if (UsesBlockedKernel(x, t, cache, wantMaps: false, d, d))
+        if (UsesBlockedKernel(x, t, cache, wantMaps, d, d))
         {
             (k, v) = AppendProjected(cache, k, v);                       // (B, S, h_kv, d) each
             heads = StandardCore.Blocked(q, k, v);                       // (B, T, 2h, d)
@@ -100,12 +100,23 @@ public sealed class DifferentialAttentionV2 : AttentionModule
             if (cache is not null) (k, v) = cache.Append(k, v);        // (B, h_kv, S, d) each: cached prefix + new
             var hiddenMask = cache?.Owner.HiddenMask(startPos, t, k.shape[2], x.device); // (B, 1, T, S) when rows are left-padded
             Tensor core;                                                // (B, 2h, T, d)
-            if (UsesExplicitCore(wantMaps: false)) core = StandardCore.Explicit(q, k, v, hiddenMask, Quantization).Output;
+            if (UsesExplicitCore(wantMaps))
+            {
+                var e = StandardCore.Explicit(q, k, v, hiddenMask, Quantization);
+                if (wantMaps)
+                {
+                    // the pair's map A_2i − σ(λ_i(x))·A_2i+1, row by row (σ(λ) is per query position): (B, h, T, S)
+                    var pairs = e.Probs.view(b, h, 2, t, e.Probs.shape[3]);
+                    var differential = pairs.select(2, 0).sub(pairs.select(2, 1).mul(lambda.transpose(1, 2).unsqueeze(-1)));
+                    capture!.Record(Depth, Architecture.Diff2, e.Logits, e.Probs, differential, null);
+                }
+                core = e.Output;
+            }
             else if (t == 1 && cache is not null) core = StandardCore.Decode(q, k, v, hiddenMask);
             else core = StandardCore.Fused(q, k, v, hiddenMask);
             heads = core.transpose(1, 2);                               // (B, T, 2h, d)
         }
-        return out_proj.forward(Pair(heads, LambdaOf(x), b, t)).MoveToOuterDisposeScope();  // (B, T, E)
+        return out_proj.forward(Pair(heads, lambda, b, t)).MoveToOuterDisposeScope();  // (B, T, E)
     }
 
     public override Tensor DecodeBatch(Tensor x, BatchKvCache cache)

@@ -64,7 +64,15 @@ public sealed record ModelConfig
     [JsonIgnore] public int HeadDim => EmbedDim / NumHeads / 2;
 
     /// <summary>FFN width, defaulted to round(8/3·E).</summary>
-    [JsonIgnore] public int FfnHidden => FfnDim ?? DefaultFfnDim(EmbedDim);
+    [JsonIgnore] public int FfnHidden => (FfnDim ?? DefaultFfnDim(EmbedDim)) + (Arch == Architecture.Diff2 ? V2FfnWidening : 0);
+
+    /// <summary>
+    /// How much wider DIFF V2's SwiGLU is than ffn_dim (which stays the baseline's width): a V2 layer has fewer attention
+    /// parameters than the baseline's — K and V of h_kv·d rows against 2·h_kv·d, an output projection of h·d columns against
+    /// E, and λ's h×E — so 3·E·w ≈ 2·h_kv·d·E + E·E/2 − h·E, w = round((2·h_kv·d + E/2 − h) / 3). The rest, under E per
+    /// layer, is the count's only difference.
+    /// </summary>
+    [JsonIgnore] public int V2FfnWidening => (int)Math.Round((2.0 * KvHeads * HeadDim + EmbedDim / 2.0 - NumHeads) / 3.0, MidpointRounding.AwayFromZero);
 
     public static int DefaultFfnDim(int embedDim) => (int)Math.Round(8.0 * embedDim / 3.0, MidpointRounding.AwayFromZero);
 

@@ -11,13 +11,17 @@ public static class ModelSummary
         var inv = CultureInfo.InvariantCulture;
         string N(long v) => v.ToString("N0", inv);
         var sb = new StringBuilder();
-        string arch = c.Arch == Architecture.Diff ? "DIFF Transformer" : "Transformer (baseline)";
+        string arch = c.Arch switch { Architecture.Diff => "DIFF Transformer", Architecture.Diff2 => "DIFF Transformer V2", _ => "Transformer (baseline)" };
         sb.AppendLine($"{title ?? "model"}: {arch}");
-        string heads = c.Arch == Architecture.Diff
-            ? $"H {c.NumHeads} DIFF heads of 2×{c.HeadDim} (baseline equivalent: {2 * c.NumHeads} heads)"
-            : $"{2 * c.NumHeads} heads of {c.HeadDim}";
+        string heads = c.Arch switch
+        {
+            Architecture.Diff => $"H {c.NumHeads} DIFF heads of 2×{c.HeadDim} (baseline equivalent: {2 * c.NumHeads} heads)",
+            Architecture.Diff2 => $"{2 * c.NumHeads} query heads of {c.HeadDim} in {c.NumHeads} pairs, {c.KvHeads} KV heads (SwiGLU widened by {c.V2FfnWidening} to match the baseline)",
+            _ => $"{2 * c.NumHeads} heads of {c.HeadDim}",
+        };
         sb.AppendLine($"  vocab_size {c.VocabSize}, embed_dim E {c.EmbedDim}, num_layers L {c.NumLayers}, {heads}");
-        string kv = c.KvHeads == c.NumHeads ? "MHA" : $"GQA, {c.KvHeads} KV groups (n_rep {c.NRep})";
+        string kv = c.Arch == Architecture.Diff2 ? $"{2 * c.NumHeads / c.KvHeads} query heads per KV head"
+                  : c.KvHeads == c.NumHeads ? "MHA" : $"GQA, {c.KvHeads} KV groups (n_rep {c.NRep})";
         sb.AppendLine($"  {kv}, head dim d {c.HeadDim}, ffn {c.FfnHidden}, max_seq_len {c.MaxSeqLen}, rope θ {c.RopeTheta.ToString(inv)}, " +
                       (c.TieEmbeddings ? "LM head tied to the embedding" : "untied LM head"));
         sb.AppendLine();

@@ -11,6 +11,16 @@ public static class ParameterLayout
     public static IEnumerable<ParameterEntry> Attention(ModelConfig c)
     {
         long e = c.EmbedDim, kv = c.EmbedDim / c.NRep, d = c.HeadDim;
+        if (c.Arch == Architecture.Diff2)
+        {
+            long h = c.NumHeads;                                  // 2h query heads of width d; h_kv KV heads of width d
+            yield return new("q_proj.weight", [2 * h * d, e]);
+            yield return new("k_proj.weight", [c.KvHeads * d, e]);
+            yield return new("v_proj.weight", [c.KvHeads * d, e]);
+            yield return new("lambda_proj.weight", [h, e]);
+            yield return new("out_proj.weight", [e, h * d]);
+            yield break;
+        }
         // A module's own parameters come before its submodules' (PyTorch's and TorchSharp's order).
         if (c.Arch == Architecture.Diff)
         {

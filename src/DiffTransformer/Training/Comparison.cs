@@ -15,7 +15,8 @@ namespace DiffTransformer.Training;
 /// </summary>
 public static class Comparison
 {
-    private static readonly Architecture[] Architectures = [Architecture.Diff, Architecture.Transformer];
+    /// <summary>What <c>compare</c> trains unless told: DIFF (V1) and the baseline.</summary>
+    public static IReadOnlyList<Architecture> DefaultArchitectures { get; } = [Architecture.Diff, Architecture.Transformer];
 
     /// <summary>
     /// Trains (or resumes, or reuses) both sub-runs and writes the table and plot. The comparison directory is locked for
@@ -25,15 +26,19 @@ public static class Comparison
     /// could regenerate data/ under them; and while a sub-run has a checkpoint, data/ is never generated anew.
     /// </summary>
     public static ComparisonResult Run(TrainOptions options, bool force, Action<string> log,
-        Func<Architecture, IProgress<TrainProgress>?>? progressFor = null, CancellationToken cancel = default)
+        Func<Architecture, IProgress<TrainProgress>?>? progressFor = null, CancellationToken cancel = default,
+        IReadOnlyList<Architecture>? architectures = null)
     {
+        var archs = architectures ?? DefaultArchitectures;
+        if (archs.Count < 2 || archs.Distinct().Count() != archs.Count)
+            throw new ArgumentException($"a comparison takes two or more different architectures, got {string.Join(", ", archs.Select(ArchitectureNames.Name))}");
         options = options.Validate();
         string root = Path.GetFullPath(options.Out);
         options = options with { Haystack = options.Haystack.Select(Path.GetFullPath).ToList(), Examples = options.Examples.Select(Path.GetFullPath).ToList() };
         using var rootLock = RunLock.Acquire(root);
         try
         {
-            return RunLocked(options, root, force, log, progressFor, cancel);
+            return RunLocked(options, root, force, log, progressFor, cancel, archs);
         }
         catch
         {
@@ -43,9 +48,9 @@ public static class Comparison
     }
 
     private static ComparisonResult RunLocked(TrainOptions options, string root, bool force, Action<string> log,
-        Func<Architecture, IProgress<TrainProgress>?>? progressFor, CancellationToken cancel)
+        Func<Architecture, IProgress<TrainProgress>?>? progressFor, CancellationToken cancel, IReadOnlyList<Architecture> archs)
     {
-        var subRuns = Architectures.ToDictionary(a => a, a => new RunDirectory(Path.Combine(root, ArchName(a))));
+        var subRuns = archs.ToDictionary(a => a, a => new RunDirectory(Path.Combine(root, ArchName(a))));
         if (force) StartOver(subRuns.Values);
         else
         {
@@ -59,11 +64,11 @@ public static class Comparison
         using (var dataset = TokenDataset.Open(data)) meta = dataset.Meta;
         options = options.ResolveWindows(data);
         var results = new Dictionary<Architecture, TrainResult>();
-        foreach (var arch in Architectures)
+        foreach (var arch in archs)
         {
             var sub = options with { Model = options.Model with { Arch = arch }, Out = subRuns[arch].Root, Data = data };
             var run = subRuns[arch];
-            string label = arch == Architecture.Diff ? "DIFF Transformer" : "Transformer";
+            string label = Label(arch);
             var done = Trainer.LoadSummary(run.Root);
             if (done is not null && done.Outcome == TrainOutcome.Completed && done.Step == sub.Steps && SameRun(run, sub.ResolveVocabulary(meta)))
             {
@@ -80,14 +85,12 @@ public static class Comparison
                 throw new OperationCanceledException($"comparison interrupted during the {label} run at step {r.Step}; run the same command again to resume");
         }
         string plot = Path.Combine(root, "loss.png");
-        LossPlot.Write(plot, $"DIFF vs Transformer: {Path.GetFileName(root)}",
-        [
-            new LossPlot.Series("DIFF", MetricsLog.Read(subRuns[Architecture.Diff].Metrics)),
-            new LossPlot.Series("Transformer", MetricsLog.Read(subRuns[Architecture.Transformer].Metrics)),
-        ]);
-        string table = Table(results[Architecture.Diff], results[Architecture.Transformer], options);
+        LossPlot.Write(plot, $"{string.Join(" vs ", archs.Select(ArchitectureNames.Label))}: {Path.GetFileName(root)}",
+            archs.Select(a => new LossPlot.Series(ArchitectureNames.Label(a), MetricsLog.Read(subRuns[a].Metrics))).ToList());
+        var runs = archs.Select(a => results[a]).ToList();
+        string table = Table(runs, options);
         AtomicFile.WriteAllText(Path.Combine(root, "comparison.md"), table);
-        return new ComparisonResult(results[Architecture.Diff], results[Architecture.Transformer], table, plot);
+        return new ComparisonResult(runs, table, plot);
     }
 
     /// <summary>
@@ -127,7 +130,9 @@ public static class Comparison
                                         "run the command it was started with, or start over with --force");
     }
 
-    public static string ArchName(Architecture a) => a == Architecture.Diff ? "diff" : "transformer";
+    public static string ArchName(Architecture a) => ArchitectureNames.Name(a);
+
+    private static string Label(Architecture a) => a == Architecture.Transformer ? "Transformer" : ArchitectureNames.Label(a) + " Transformer";
 
     /// <summary>
     /// Whether a completed sub-run can stand for the wanted one (its vocabulary resolved against the data): the options
@@ -141,23 +146,30 @@ public static class Comparison
         return Full(saved.Data) == Full(wanted.Data) && Trainer.ResumeDifferences(saved, wanted).Count == 0;
     }
 
-    /// <summary>A markdown table of the two runs.</summary>
-    public static string Table(TrainResult diff, TrainResult baseline, TrainOptions options)
+    /// <summary>A markdown table of the runs, one column each.</summary>
+    public static string Table(IReadOnlyList<TrainResult> runs, TrainOptions options)
     {
         var inv = CultureInfo.InvariantCulture;
-        string F(double? v, string fmt = "F4") => v is double x ? x.ToString(fmt, inv) : "–";
+        string F(double? v, string fmt = "F4") => v is double x && !double.IsNaN(x) ? x.ToString(fmt, inv) : "–";
+        string Row(string name, Func<TrainResult, string> cell) => $"| {name} | {string.Join(" | ", runs.Select(cell))} |";
+        string Heads(TrainResult r) => r.Model.Arch switch
+        {
+            Architecture.Diff => $"{r.Model.NumHeads} × 2·{r.Model.HeadDim}",
+            Architecture.Diff2 => $"{2 * r.Model.NumHeads} × {r.Model.HeadDim} in {r.Model.NumHeads} pairs",
+            _ => $"{2 * r.Model.NumHeads} × {r.Model.HeadDim}",
+        };
         var sb = new StringBuilder();
-        sb.AppendLine("| | DIFF Transformer | Transformer |");
-        sb.AppendLine("|---|---|---|");
-        sb.AppendLine($"| parameters | {diff.Parameters.ToString("N0", inv)} | {baseline.Parameters.ToString("N0", inv)} |");
-        sb.AppendLine($"| heads × width | {diff.Model.NumHeads} × 2·{diff.Model.HeadDim} | {2 * baseline.Model.NumHeads} × {baseline.Model.HeadDim} |");
-        sb.AppendLine($"| steps × tokens/step | {diff.Step} × {options.EffectiveTokensPerStep.ToString("N0", inv)} | {baseline.Step} × {options.EffectiveTokensPerStep.ToString("N0", inv)} |");
-        sb.AppendLine($"| final train loss (last 10% of steps) | {F(diff.FinalTrainLoss)} | {F(baseline.FinalTrainLoss)} |");
-        sb.AppendLine($"| final validation loss | {F(diff.FinalValLoss)} | {F(baseline.FinalValLoss)} |");
-        foreach (var key in diff.Task.Keys.Union(baseline.Task.Keys))
-            sb.AppendLine($"| {key} | {F(diff.Task.GetValueOrDefault(key, double.NaN), "F3")} | {F(baseline.Task.GetValueOrDefault(key, double.NaN), "F3")} |");
-        sb.AppendLine($"| training tokens/s | {diff.TokensPerSecond.ToString("N0", inv)} | {baseline.TokensPerSecond.ToString("N0", inv)} |");
-        sb.AppendLine($"| wall time | {diff.Elapsed.TotalMinutes.ToString("F1", inv)} min | {baseline.Elapsed.TotalMinutes.ToString("F1", inv)} min |");
+        sb.AppendLine($"| | {string.Join(" | ", runs.Select(r => Label(r.Model.Arch)))} |");
+        sb.AppendLine("|---|" + string.Concat(runs.Select(_ => "---|")));
+        sb.AppendLine(Row("parameters", r => r.Parameters.ToString("N0", inv)));
+        sb.AppendLine(Row("heads × width", Heads));
+        sb.AppendLine(Row("steps × tokens/step", r => $"{r.Step} × {options.EffectiveTokensPerStep.ToString("N0", inv)}"));
+        sb.AppendLine(Row("final train loss (last 10% of steps)", r => F(r.FinalTrainLoss)));
+        sb.AppendLine(Row("final validation loss", r => F(r.FinalValLoss)));
+        foreach (var key in runs.SelectMany(r => r.Task.Keys).Distinct())
+            sb.AppendLine(Row(key, r => F(r.Task.GetValueOrDefault(key, double.NaN), "F3")));
+        sb.AppendLine(Row("training tokens/s", r => r.TokensPerSecond.ToString("N0", inv)));
+        sb.AppendLine(Row("wall time", r => $"{r.Elapsed.TotalMinutes.ToString("F1", inv)} min"));
         return sb.ToString();
     }
 }

@@ -71,7 +71,7 @@ internal sealed class TrainingSession : IDisposable
             }
             parameters = model.parameters().Sum(p => p.numel());
             var dataset = plan.Dataset;
-            log($"{(config.Arch == Architecture.Diff ? "DIFF Transformer" : "Transformer")}: {parameters:N0} parameters; data {plan.DataDir} " +
+            log($"{(config.Arch == Architecture.Transformer ? "Transformer" : ArchitectureNames.Label(config.Arch) + " Transformer")}: {parameters:N0} parameters; data {plan.DataDir} " +
                 $"({meta.Tokenizer}, train {dataset.Train.Length:N0} tokens, val {dataset.Val.Length:N0}); " +
                 $"{options.Steps} steps × {options.EffectiveTokensPerStep:N0} tokens (batch {b} × {t}" +
                 (accum > 1 ? $" × {accum} micro-batches" : "") + ")");
@@ -251,7 +251,7 @@ internal sealed class TrainingSession : IDisposable
     {
         try
         {
-            string label = config.Arch == Architecture.Diff ? "DIFF" : "Transformer";
+            string label = ArchitectureNames.Label(config.Arch);
             LossPlot.Write(run.Plot, $"{label}: {Path.GetFileName(run.Root)}", [new LossPlot.Series(label, MetricsLog.Read(run.Metrics))]);
         }
         catch (Exception e) when (e is not OutOfMemoryException)

@@ -127,7 +127,24 @@ public sealed class ConfigTests(ITestOutputHelper log)
     {
         { Architecture.Diff, false, null }, { Architecture.Diff, true, 1 },
         { Architecture.Transformer, false, 1 }, { Architecture.Transformer, true, null },
+        { Architecture.Diff2, false, null }, { Architecture.Diff2, true, 1 },
     };
+
+    [Theory]
+    [InlineData("tiny", null)]
+    [InlineData("small", null)]
+    [InlineData("1.4B", null)]
+    [InlineData("3B", null)]
+    [InlineData("tiny", 1)]
+    public void DiffV2IsParameterMatchedToTheBaselineWithinTheEmbeddingWidthPerLayer(string preset, int? kv)
+    {
+        var baseline = Presets.Get(preset) with { Arch = Architecture.Transformer, NumKvHeads = kv ?? Presets.Get(preset).NumKvHeads };
+        var v2 = baseline with { Arch = Architecture.Diff2 };
+        long gap = ParameterLayout.Count(v2) - ParameterLayout.Count(baseline);
+        log.WriteLine($"{preset} kv {kv}: baseline {ParameterLayout.Count(baseline):N0}, V2 {ParameterLayout.Count(v2):N0} (SwiGLU +{v2.V2FfnWidening}), gap {gap:N0}");
+        Assert.InRange(Math.Abs(gap), 0, (long)v2.NumLayers * v2.EmbedDim);
+        Assert.True(v2.V2FfnWidening > 0);
+    }
 
     [Theory]
     [MemberData(nameof(Layouts))]

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DiffTransformer.Kernels;
 using DiffTransformer.Model;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -43,6 +44,30 @@ public sealed class DifferentialAttentionV2Tests(ITestOutputHelper log)
         TensorAssert.Close(log, "grad x", x.grad!, f.Read("grad.x"));
         foreach (var (name, p) in attn.named_parameters())
             TensorAssert.Close(log, "grad " + name, p.grad!, f.Read("grad." + name));
+    }
+
+    [Theory]
+    [InlineData("attn_v2_mha")]
+    [InlineData("attn_v2_gqa")]
+    public void TheCapturedMapsAreTheReferencesAndEachPairsDifferenceWithItsPerTokenLambda(string fixture)
+    {
+        using var f = Fixtures.Open(fixture);
+        using var attn = FromFixture(f, AttentionKernel.Blocked);           // a capture takes the explicit core whatever the kernel
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        using var capture = new AttentionCapture();
+        var y = attn.Forward(f.Read("input.x"), 0, capture);
+        TensorAssert.Close(log, "forward y (captured)", y, f.Read("output.y"));
+        var maps = capture.Maps.Single();
+        Assert.Equal(Architecture.Diff2, maps.Arch);
+        Assert.Null(maps.Lambda);                                           // per token, not one per layer
+        var a = f.Read("output.attn");                                      // (B, 2h, T, T)
+        TensorAssert.Close(log, "A (captured)", maps.Probs!, a);
+        long b = a.shape[0], h = a.shape[1] / 2, t = a.shape[2];
+        var pairs = a.view(b, h, 2, t, t);
+        var lam = f.Read("output.lambda").transpose(1, 2).unsqueeze(-1);   // (B, h, T, 1)
+        TensorAssert.Close(log, "A_2i − σ(λ)·A_2i+1", maps.Differential!, pairs.select(2, 0).sub(pairs.select(2, 1).mul(lam)));
+        TensorAssert.Close(log, "row sums 1 − σ(λ)", maps.Differential!.sum(-1, keepdim: true), lam.neg().add(Scalars.Of(1), Scalars.Of(1)));
     }
 
     [Theory]

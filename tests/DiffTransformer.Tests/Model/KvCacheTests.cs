@@ -26,7 +26,7 @@ public sealed class KvCacheTests(ITestOutputHelper log)
     public static TheoryData<Architecture, int?, AttentionKernel, int> Cases()
     {
         var data = new TheoryData<Architecture, int?, AttentionKernel, int>();
-        foreach (var arch in new[] { Architecture.Diff, Architecture.Transformer })
+        foreach (var arch in new[] { Architecture.Diff, Architecture.Transformer, Architecture.Diff2 })
             foreach (int? kv in new int?[] { null, 1 })
                 foreach (var k in new[] { AttentionKernel.Explicit, AttentionKernel.Fused })
                     data.Add(arch, kv, k, arch == Architecture.Diff && kv is null ? 3 : 0);   // capacity 3: the prefill needs 9, then 18, then 36

@@ -58,6 +58,9 @@ public sealed class ReferenceTests(ITestOutputHelper log)
     [InlineData("model_transformer", AttentionKernel.Fused)]
     [InlineData("model_diff", AttentionKernel.Blocked)]
     [InlineData("model_transformer", AttentionKernel.Blocked)]
+    [InlineData("model_diff2", AttentionKernel.Explicit)]
+    [InlineData("model_diff2", AttentionKernel.Fused)]
+    [InlineData("model_diff2", AttentionKernel.Blocked)]
     public void WholeModelMatchesReference(string fixture, AttentionKernel kernel)
     {
         using var f = Fixtures.Open(fixture);

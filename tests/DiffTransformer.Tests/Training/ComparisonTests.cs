@@ -35,6 +35,21 @@ public sealed class ComparisonTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(m1, File.GetLastWriteTimeUtc(tmp["cmp/diff/metrics.jsonl"]));
     }
 
+    [Fact]
+    public void ComparesDiffV2BesideTheOtherTwoOnTheSameData()
+    {
+        var options = OnPreparedData() with { Steps = 3, EvalInterval = 3, EvalBatches = 1 };
+        var r = Comparison.Run(options, force: false, log.WriteLine, architectures: [Architecture.Diff, Architecture.Transformer, Architecture.Diff2]);
+        log.WriteLine(r.Table);
+        Assert.Equal([Architecture.Diff, Architecture.Transformer, Architecture.Diff2], r.Runs.Select(x => x.Model.Arch));
+        Assert.Contains("| | DIFF Transformer | Transformer | DIFF V2 Transformer |", r.Table);
+        Assert.True(File.Exists(tmp["cmp/diff2/final/model.safetensors"]));
+        var v2 = r.Of(Architecture.Diff2);
+        Assert.InRange(Math.Abs(v2.Parameters - r.Transformer.Parameters), 0, (long)v2.Model.NumLayers * v2.Model.EmbedDim);   // matched
+        Assert.True(v2.FinalValLoss is double loss && double.IsFinite(loss));
+        Assert.Throws<ArgumentException>(() => Comparison.Run(options, force: false, log.WriteLine, architectures: [Architecture.Diff]));
+    }
+
     private TrainOptions OnPreparedData()
     {
         for (int d = 0; d < 20; d++) tmp.WriteText($"src/{d}.txt", string.Concat(Enumerable.Repeat($"document {d} says hello to the model. ", 12)));
