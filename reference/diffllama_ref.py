@@ -26,9 +26,10 @@ Conventions (N = num_attention_heads, K = num_key_value_heads, d = head_dim, P =
     two softmax maps use keys k[j // r] and k[(j+P) // r].
   * Values: after repeat_kv the values of the first and second head halves are concatenated along the feature axis
     and the result is repeated for both halves; pair j therefore reads the 2d-wide value [v[j//r] ; v[(j+P)//r]]
-    (eager and SDPA forward). The flash-attention path splits the UNREPEATED KV heads in halves instead; for MHA
-    (r = 1) that is the same, for GQA it is not: it gives pair j the value [v[j//r mod K/2]; v[K/2 + j//r mod K/2]]
-    [our reading; untested, flash is not the default]. We follow eager/SDPA (the default implementations).
+    (eager and SDPA forward). The flash-attention path splits the UNREPEATED KV heads in halves instead, giving
+    pair j [v[(j//r) mod K/2]; v[K/2 + (j//r) mod K/2]]: for even K that is the same value (j//r < K/2 and
+    (j+P)//r = j//r + K/2); for odd K it differs (K = 1 cannot even be split) [our reading; not run]. We follow
+    eager/SDPA (the default implementations).
   * Scores: (q_i . k) / sqrt(d) -- the scale uses d (the sub-head width), not 2d; softmax in float32;
     causal mask (additive; eager adds finfo.min, we add -inf: identical after softmax).
   * Rotary: rotate_half (GPT-NeoX / Llama style, NOT interleaved): within a head of width d, dims (i, i + d/2) are
