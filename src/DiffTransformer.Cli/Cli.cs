@@ -9,6 +9,7 @@ public static class Cli
     public static RootCommand CreateRoot() => new("difft — build, train, run and study Differential Transformer models (Ye et al., 2024) on TorchSharp.")
     {
         InfoCommand.Create(),
+        ImportCommand.Create(),
         PrepareCommand.Create(),
         GenerateCommand.Create(),
         ServeCommand.Create(),

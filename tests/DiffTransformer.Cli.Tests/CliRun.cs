@@ -13,6 +13,14 @@ internal sealed record CliRun(int ExitCode, string Stdout, string Stderr)
         return new CliRun(code, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>The repository's root, found upwards from the test assembly.</summary>
+    public static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "DiffTransformer.slnx"))) return d.FullName;
+        throw new FileNotFoundException("DiffTransformer.slnx not found above " + AppContext.BaseDirectory);
+    }
+
     /// <summary>stderr's lines, without the empty ones.</summary>
     public string[] ErrorLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 

@@ -21,13 +21,7 @@ public sealed class ReadmeEvaluationTests : IDisposable
         Directory.Delete(root, recursive: true);
     }
 
-    /// <summary>The repository's root, found upwards from the test assembly.</summary>
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "DiffTransformer.slnx"))) return d.FullName;
-        throw new FileNotFoundException("DiffTransformer.slnx not found above " + AppContext.BaseDirectory);
-    }
+    private static string RepoRoot() => CliRun.RepoRoot();
 
     private static string Readme() => File.ReadAllText(Path.Combine(RepoRoot(), "README.md"));
 

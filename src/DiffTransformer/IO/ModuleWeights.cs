@@ -50,7 +50,8 @@ public static class ModuleWeights
         return file.Metadata;
     }
 
-    private static string Quote(IReadOnlyList<string> keys)
+    /// <summary>Keys quoted for a message, the first eight and how many more.</summary>
+    internal static string Quote(IReadOnlyList<string> keys)
     {
         const int show = 8;
         var shown = string.Join(", ", keys.Take(show).Select(k => $"'{k}'"));

@@ -21,7 +21,7 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
         attn_norm = new RMSNorm(config.EmbedDim, config.NormEps);
         attn = config.Arch switch
         {
-            Architecture.Diff => new DifferentialAttention(config.EmbedDim, depth, config.NumHeads, config.NumKvHeads, rotary),
+            Architecture.Diff => new DifferentialAttention(config.EmbedDim, depth, config.NumHeads, config.NumKvHeads, rotary, headNormEps: config.SublnEps),
             Architecture.Diff2 => new DifferentialAttentionV2(config.EmbedDim, depth, config.NumHeads, config.KvHeads, rotary),
             _ => new MultiheadAttention(config.EmbedDim, depth, 2 * config.NumHeads, 2 * config.KvHeads, rotary),
         };

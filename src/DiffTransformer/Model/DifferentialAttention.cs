@@ -39,6 +39,8 @@ public sealed class DifferentialAttention : AttentionModule
     /// <summary>d: width of one sub-head; a value head is 2d wide.</summary>
     public int HeadDim { get; }
     public double LambdaInit { get; }
+    /// <summary>Epsilon of the per-head RMSNorm (subln).</summary>
+    public double HeadNormEps => subln.Eps;
     public override int NumMaps => 2 * NumHeads;
 
     /// <summary>λinit = 0.8 − 0.6·exp(−0.3·depth).</summary>
@@ -55,8 +57,9 @@ public sealed class DifferentialAttention : AttentionModule
     /// <param name="numHeads">H, half the heads of the Transformer it is compared with.</param>
     /// <param name="numKvHeads">Hkv for GQA; null for MHA.</param>
     /// <param name="rotary">shared rotary tables; null builds one (θ = <paramref name="ropeTheta"/>).</param>
+    /// <param name="headNormEps">epsilon of the per-head RMSNorm (subln): the authors' 1e-5 unless a config says otherwise.</param>
     public DifferentialAttention(int embedDim, int depth, int numHeads, int? numKvHeads = null,
-        RotaryEmbedding? rotary = null, double ropeTheta = 10000.0)
+        RotaryEmbedding? rotary = null, double ropeTheta = 10000.0, double headNormEps = ModelConfig.DefaultHeadNormEps)
         : base(nameof(DifferentialAttention), depth, rotary ?? new RotaryEmbedding(embedDim / numHeads / 2, ropeTheta))
     {
         var cfg = new ModelConfig { EmbedDim = embedDim, NumHeads = numHeads, NumKvHeads = numKvHeads, NumLayers = 1 }.Validate();
@@ -76,7 +79,8 @@ public sealed class DifferentialAttention : AttentionModule
         lambda_k1 = new Parameter(Normal(HeadDim));
         lambda_q2 = new Parameter(Normal(HeadDim));
         lambda_k2 = new Parameter(Normal(HeadDim));
-        subln = new RMSNorm(2 * HeadDim, eps: 1e-5);
+        if (!(headNormEps > 0)) throw new ArgumentException($"head_norm_eps must be positive, got {headNormEps}");
+        subln = new RMSNorm(2 * HeadDim, eps: headNormEps);
         RegisterComponents();
     }
 

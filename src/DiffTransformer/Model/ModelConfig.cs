@@ -37,8 +37,14 @@ public sealed record ModelConfig
     /// <summary>Rotary base θ (10,000; the paper's 64K extension used 640,000).</summary>
     public double RopeTheta { get; init; } = 10000.0;
 
-    /// <summary>Epsilon of the block and final RMSNorms (the per-head subln always uses 1e-5, as the authors do).</summary>
+    /// <summary>Epsilon of the block and final RMSNorms (the per-head subln has its own, <see cref="HeadNormEps"/>).</summary>
     public double NormEps { get; init; } = 1e-5;
+
+    /// <summary>
+    /// Epsilon of the per-head RMSNorm (subln) of DIFF attention; null: 1e-5, the authors' value. Set by the DiffLlama
+    /// importer to the checkpoint's rms_norm_eps, which Hugging Face's per-pair norm uses.
+    /// </summary>
+    public double? HeadNormEps { get; init; }
 
     /// <summary>Share the embedding matrix with the LM head.</summary>
     public bool TieEmbeddings { get; init; }
@@ -53,6 +59,12 @@ public sealed record ModelConfig
     public double? EmbedInitStd { get; init; }
 
     // ---- derived ----
+
+    /// <summary>The per-head norm's epsilon, defaulted to 1e-5.</summary>
+    [JsonIgnore] public double SublnEps => HeadNormEps ?? DefaultHeadNormEps;
+
+    /// <summary>The per-head norm's epsilon when the config sets none (the authors' subln).</summary>
+    public const double DefaultHeadNormEps = 1e-5;
 
     /// <summary>Hkv, defaulted.</summary>
     [JsonIgnore] public int KvHeads => NumKvHeads ?? NumHeads;
@@ -90,6 +102,7 @@ public sealed record ModelConfig
         Positive("max_seq_len", MaxSeqLen);
         Positive("rope_theta", RopeTheta);
         Positive("norm_eps", NormEps);
+        if (HeadNormEps is double he) Positive("head_norm_eps", he);
         if (NumKvHeads is int kv) Positive("num_kv_heads", kv);
         if (FfnDim is int f) Positive("ffn_dim", f);
         if (InitStd < 0 || double.IsNaN(InitStd)) throw new ConfigException($"init_std must be non-negative, got {InitStd}");
@@ -173,7 +186,7 @@ public sealed record ModelConfig
     }
 
     /// <summary>Fields a config file may leave out: the nullable ones, whose absence means their default rule.</summary>
-    public static IReadOnlyList<string> OptionalFields { get; } = ["num_kv_heads", "ffn_dim", "embed_init_std"];
+    public static IReadOnlyList<string> OptionalFields { get; } = ["num_kv_heads", "ffn_dim", "embed_init_std", "head_norm_eps"];
 
     /// <summary>
     /// Reads a config file. Unlike <see cref="FromJson"/> (which fills gaps with defaults, for overrides and embedded

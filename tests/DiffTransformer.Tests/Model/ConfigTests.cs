@@ -278,4 +278,39 @@ public sealed class ConfigTests(ITestOutputHelper log)
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void HeadNormEpsIsOptionalAndReachesEverySubln()
+    {
+        string dir = Directory.CreateTempSubdirectory("difft-config-").FullName;
+        try
+        {
+            var c = new ModelConfig { VocabSize = 31, EmbedDim = 16, NumLayers = 2, NumHeads = 2, MaxSeqLen = 32 };
+            Assert.Null(c.HeadNormEps);
+            Assert.Equal(1e-5, c.SublnEps);
+            manual_seed(1);
+            using (var m = new LanguageModel(c))
+            {
+                Assert.All(m.Layers, l => Assert.Equal(1e-5, ((DifferentialAttention)l.Attention).HeadNormEps));
+                ModelStore.Save(m, dir, "byte");
+            }
+            string path = Path.Combine(dir, "config.json");
+            var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+            node.Remove("head_norm_eps");                                              // a config written before the field existed
+            File.WriteAllText(path, node.ToJsonString());
+            using (var back = ModelStore.Load(dir)) Assert.Equal(c, back.Config);
+
+            var six = c with { HeadNormEps = 1e-6 };
+            Assert.Equal(six, ModelConfig.FromJson(six.ToJson()));
+            Assert.Equal(1e-6, c.WithOverrides([new("head_norm_eps", "1e-6")]).SublnEps);
+            using (var m = new LanguageModel(six))
+                Assert.All(m.Layers, l => Assert.Equal(1e-6, ((DifferentialAttention)l.Attention).HeadNormEps));
+            var e = Assert.Throws<ConfigException>(() => (c with { HeadNormEps = 0 }).Validate());
+            Assert.Equal("head_norm_eps must be positive, got 0", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
