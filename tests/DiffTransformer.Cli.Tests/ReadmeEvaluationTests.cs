@@ -22,7 +22,7 @@ public sealed class ReadmeEvaluationTests : IDisposable
     }
 
     /// <summary>The repository's root, found upwards from the test assembly.</summary>
-    private static string RepoRoot()
+    internal static string RepoRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "DiffTransformer.slnx"))) return d.FullName;
