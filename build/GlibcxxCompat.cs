@@ -1,4 +1,5 @@
-// MSBuild inline task (compiled by RoslynCodeTaskFactory from Directory.Build.targets).
+// MSBuild inline task, compiled by RoslynCodeTaskFactory from DiffTransformer.targets beside it (the repository's
+// build/, and the DiffTransformer package's buildTransitive/, which ships both files).
 //
 // TorchSharp 0.107's libLibTorchSharp.so was linked against GCC 13's libstdc++ and so records a
 // requirement on the symbol version GLIBCXX_3.4.32. The only symbol carrying that version is
@@ -8,7 +9,8 @@
 //
 // This task copies the library and marks that single version requirement VER_FLG_WEAK in the
 // ELF .gnu.version_r section: the loader then tolerates its absence, and every other requirement
-// stays strict. It does nothing when the system's libstdc++ already provides the version.
+// stays strict. It does nothing when the system's libstdc++ already provides the version, unless Always is set
+// (for outputs that will run on other systems than the one that builds them).
 #nullable enable
 using System;
 using System.Diagnostics;
@@ -26,6 +28,9 @@ public class PatchGlibcxxRequirement : Task
     [Required] public string Destination { get; set; } = "";
     [Required] public string VersionName { get; set; } = "";
 
+    /// <summary>Patch even when this system's libstdc++ provides VersionName.</summary>
+    public bool Always { get; set; }
+
     /// <summary>True when Destination holds a patched copy that should replace Source.</summary>
     [Output] public bool Patched { get; set; }
 
@@ -33,7 +38,7 @@ public class PatchGlibcxxRequirement : Task
     {
         try
         {
-            string? provider = FindProvidingLibstdcxx();
+            string? provider = Always ? null : FindProvidingLibstdcxx();
             if (provider != null)
             {
                 Log.LogMessage(MessageImportance.Low, $"{provider} provides {VersionName}; {Path.GetFileName(Source)} is used unpatched.");
@@ -57,8 +62,8 @@ public class PatchGlibcxxRequirement : Task
             if (File.Exists(Destination)) File.Delete(Destination);
             File.Move(tmp, Destination);
             Patched = true;
-            Log.LogMessage(MessageImportance.High,
-                $"libstdc++ here lacks {VersionName}: using a copy of {Path.GetFileName(Source)} with that requirement marked weak ({Destination}).");
+            Log.LogMessage(MessageImportance.High, (Always ? "DiffTransformerGlibcxxCompat=always" : $"libstdc++ here lacks {VersionName}") +
+                $": using a copy of {Path.GetFileName(Source)} with that requirement marked weak ({Destination}).");
             return true;
         }
         catch (Exception e)

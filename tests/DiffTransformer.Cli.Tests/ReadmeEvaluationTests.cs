@@ -21,7 +21,8 @@ public sealed class ReadmeEvaluationTests : IDisposable
         Directory.Delete(root, recursive: true);
     }
 
-    private static string RepoRoot() => CliRun.RepoRoot();
+    /// <summary>The repository's root, found upwards from the test assembly.</summary>
+    internal static string RepoRoot() => CliRun.RepoRoot();
 
     private static string Readme() => File.ReadAllText(Path.Combine(RepoRoot(), "README.md"));
 
