@@ -1,4 +1,5 @@
 using System.Globalization;
+using DiffTransformer.Model;
 
 namespace DiffTransformer.Evaluation;
 
@@ -26,7 +27,7 @@ public static class EvalSuites
         (dir, r) =>
         {
             for (int i = 0; i < r.Models.Count; i++)
-                NeedlePlot.Write(Path.Combine(dir, $"needle-{i + 1}-{Arch(r.Models[i].Model)}.png"), r.Models[i], r.Lengths, r.Depths);
+                NeedlePlot.Write(Path.Combine(dir, $"needle-{i + 1}-{ArchitectureNames.Name(r.Models[i].Model.Arch)}.png"), r.Models[i], r.Lengths, r.Depths);
         });
 
     public static EvalSuite Attention { get; } = EvalSuite.Of("attention", _ => new NeedleEvalOptions(), AttentionEval.Run, r => r.ToMarkdown(),
@@ -51,7 +52,7 @@ public static class EvalSuites
             ("hidden_top1_to_median", m.Hidden.TopToMedian), ("hidden_kurtosis", m.Hidden.Kurtosis))).ToList(),
         (dir, r) =>
         {
-            for (int i = 0; i < r.Models.Count; i++) OutlierPlot.Write(Path.Combine(dir, $"outliers-{i + 1}-{Arch(r.Models[i].Model)}.png"), r.Models[i]);
+            for (int i = 0; i < r.Models.Count; i++) OutlierPlot.Write(Path.Combine(dir, $"outliers-{i + 1}-{ArchitectureNames.Name(r.Models[i].Model.Arch)}.png"), r.Models[i]);
         });
 
     public static EvalSuite Quant { get; } = EvalSuite.Of("quant", data => new QuantEvalOptions { Text = HeldOut(data) }, QuantEval.Run, r => r.ToMarkdown(),
@@ -112,6 +113,4 @@ public static class EvalSuites
 
     private static IReadOnlyDictionary<string, double> Figures(params (string Name, double Value)[] figures) =>
         new SortedDictionary<string, double>(figures.ToDictionary(f => f.Name, f => f.Value), StringComparer.Ordinal);
-
-    private static string Arch(EvalModelInfo m) => m.Arch.ToString().ToLowerInvariant();
 }

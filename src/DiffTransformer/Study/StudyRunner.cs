@@ -150,7 +150,7 @@ public static class StudyRunner
         if (unit.Experiment.Data is { } name)
         {
             string dir = Path.GetFullPath(Path.Combine(options.Out, "data", name));
-            string stamp = Hash(unit.Plan.Data[name].ToJsonString());
+            string stamp = StudyUnit.Hash(unit.Plan.Data[name].ToJsonString());
             if (Stamped(dir, stamp) == true && File.Exists(Path.Combine(dir, DatasetMeta.FileName))) return dir;
             var prepare = unit.Plan.PrepareFor(name, dir) with { Force = true };
             log($"preparing the plan's dataset '{name}' into {dir}");
@@ -172,9 +172,6 @@ public static class StudyRunner
         if (!File.Exists(path)) return Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any() ? false : null;
         return File.ReadAllText(path).Trim() == hash;
     }
-
-    private static string Hash(string text) =>
-        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..16];
 
     private static string F(double? v) => v is double x ? x.ToString("R", CultureInfo.InvariantCulture) : "none";
 

@@ -62,8 +62,10 @@ public sealed record StudyUnit(StudyPlan Plan, StudyExperiment Experiment, long 
     /// <summary>Whether <paramref name="figures"/> are of this unit's pair and of the plan's declaration of their suite.</summary>
     public bool Current(StudyEvalFigures figures) => Experiment.Evals.ContainsKey(figures.Suite) && figures.Hash == EvalHash(figures.Suite);
 
-    private static string Hash(JsonObject identity) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity.ToJsonString())))[..16];
+    private static string Hash(JsonObject identity) => Hash(identity.ToJsonString());
+
+    /// <summary>The study's identities and stamps: the first 16 hex digits of the SHA-256 of <paramref name="text"/>.</summary>
+    internal static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
 
     /// <summary>The training options of both sub-runs (the comparison sets the architecture) on <paramref name="data"/>.</summary>
     public TrainOptions Train(string data, string? outDir = null)
