@@ -13,6 +13,7 @@ public static class Cli
         {
             InfoCommand.Create(),
             ImportCommand.Create(),
+            ExportCommand.Create(),
             PrepareCommand.Create(),
             GenerateCommand.Create(),
             ServeCommand.Create(),

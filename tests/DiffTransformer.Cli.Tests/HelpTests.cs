@@ -7,7 +7,7 @@ public sealed class HelpTests
     [Fact]
     public void EveryVerbIsListed()
     {
-        Assert.Equal(["info", "import", "prepare", "generate", "serve", "bench decode", "bench serve", "bench attention", "bench model", "bench profile", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant", "eval icl", "study"], CliRun.VerbNames());
+        Assert.Equal(["info", "import", "export", "prepare", "generate", "serve", "bench decode", "bench serve", "bench attention", "bench model", "bench profile", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant", "eval icl", "study"], CliRun.VerbNames());
     }
 
     [Theory]
@@ -36,7 +36,7 @@ public sealed class HelpTests
     {
         var run = CliRun.Of("--help");
         Assert.Equal(0, run.ExitCode);
-        foreach (var verb in new[] { "info", "import", "prepare", "generate", "serve", "bench", "train", "compare" }) Assert.Contains(verb, run.Stdout);
+        foreach (var verb in new[] { "info", "import", "export", "prepare", "generate", "serve", "bench", "train", "compare" }) Assert.Contains(verb, run.Stdout);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DiffTransformer.Cli.Common;
+using DiffTransformer.Interop;
 using DiffTransformer.Model;
 
 namespace DiffTransformer.Cli.Commands;

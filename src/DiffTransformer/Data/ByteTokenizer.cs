@@ -63,6 +63,9 @@ internal sealed class TiktokenTextTokenizer : ITokenizer
     public int VocabSize { get; }
     public int EndOfText { get; }
 
+    /// <summary>The library's tokenizer: its special tokens, for writing a tokenizer.json.</summary>
+    internal TiktokenTokenizer Inner => tokenizer;
+
     public int[] Encode(string text)
     {
         if (!ContainsSpecialString(text)) return [.. tokenizer.EncodeToIds(text)];

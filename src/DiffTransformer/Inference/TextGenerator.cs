@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DiffTransformer.Data;
+using DiffTransformer.Interop;
 using DiffTransformer.Model;
 using static TorchSharp.torch;
 
@@ -34,7 +35,8 @@ public sealed class TextGenerator : IDisposable
     public int ContextLength => Model.Config.MaxSeqLen;
 
     /// <summary>
-    /// Loads a saved model (directory, weights file, or a run directory whose final/ holds it) with its tokenizer: the one named in its tokenizer.json, or
+    /// Loads a saved model (directory, weights file, or a run directory whose final/ holds it) with its tokenizer: the one named in its tokenizer.json
+    /// (or that file itself when it is a Hugging Face tokenizer, <see cref="HfBpeTokenizer"/>), or
     /// <paramref name="tokenizer"/> for a model saved without one. Refuses a tokenizer that contradicts the recorded
     /// one, a vocabulary that does not fit the model's, and (via the strict loader) weights of another architecture.
     /// </summary>
@@ -46,7 +48,7 @@ public sealed class TextGenerator : IDisposable
             throw new ArgumentException($"the model at {modelPath} was trained with the tokenizer '{recorded}' (its {ModelStore.TokenizerFile}); '{tokenizer}' was asked for");
         string name = recorded ?? tokenizer
             ?? throw new ArgumentException($"the model at {modelPath} has no {ModelStore.TokenizerFile} naming its tokenizer; give one ({string.Join(", ", Tokenizers.Names)})");
-        var tok = Tokenizers.Create(name);
+        var tok = recorded is null ? Tokenizers.Create(name) : ModelTokenizer.Load(modelPath)!;   // ModelTokenizer: ours by name, or a Hugging Face tokenizer.json
         CheckVocabulary(ModelStore.LoadConfig(modelPath), tok, modelPath);
         var model = ModelStore.Load(modelPath);
         model.Kernel = kernel;

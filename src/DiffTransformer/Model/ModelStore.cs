@@ -52,23 +52,33 @@ public static class ModelStore
         throw new FileNotFoundException($"no model at {path}: it holds no {WeightsFile}{hint}", path);
     }
 
-    /// <summary>The tokenizer a saved model was trained with (from tokenizer.json), or null when it names none.</summary>
+    /// <summary>
+    /// The tokenizer of a saved model, from its tokenizer.json: the name of one of ours (<c>{"name": …}</c>), or
+    /// <see cref="TokenizerFile"/> itself when the file is a Hugging Face tokenizer (an object with a "model", as an
+    /// imported DiffLlama checkpoint's is; <see cref="TokenizerPath"/> is where it is); null when the model names none.
+    /// </summary>
     public static string? LoadTokenizerName(string path)
     {
-        var (dir, _) = Resolve(path);
-        string tokPath = Path.Combine(dir, TokenizerFile);
+        string tokPath = TokenizerPath(path);
         if (!File.Exists(tokPath)) return null;
         try
         {
             using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(tokPath));
-            if (doc.RootElement.TryGetProperty("name", out var n) && n.ValueKind == System.Text.Json.JsonValueKind.String) return n.GetString();
+            if (doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object)
+            {
+                if (doc.RootElement.TryGetProperty("name", out var n) && n.ValueKind == System.Text.Json.JsonValueKind.String) return n.GetString();
+                if (doc.RootElement.TryGetProperty("model", out var m) && m.ValueKind == System.Text.Json.JsonValueKind.Object) return TokenizerFile;
+            }
         }
         catch (System.Text.Json.JsonException e)
         {
             throw new InvalidDataException($"{tokPath}: not valid JSON ({e.Message})");
         }
-        throw new InvalidDataException($"{tokPath}: has no string field 'name'");
+        throw new InvalidDataException($"{tokPath}: has neither a string field 'name' (one of our tokenizers) nor a 'model' object (a Hugging Face tokenizer)");
     }
+
+    /// <summary>Where a saved model's tokenizer.json is (whether or not it exists): beside its weights.</summary>
+    public static string TokenizerPath(string path) => Path.Combine(Resolve(path).Dir, TokenizerFile);
 
     /// <summary>Reads the configuration of a saved model: <paramref name="path"/> is its directory or its weights file.</summary>
     public static ModelConfig LoadConfig(string path)

@@ -16,7 +16,7 @@ internal static class Floors
     {
         ["IO"] = 0, ["Kernels"] = 0,
         ["Model"] = 1, ["Data"] = 1,
-        ["Tasks"] = 2,
+        ["Tasks"] = 2, ["Interop"] = 2,
         ["Training"] = 3, ["Inference"] = 3,
         ["Benchmarks"] = 4, ["Evaluation"] = 4,
         ["Study"] = 5,

@@ -1,9 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DiffTransformer.Data;
 using DiffTransformer.IO;
+using DiffTransformer.Model;
 using static TorchSharp.torch;
 
-namespace DiffTransformer.Model;
+namespace DiffTransformer.Interop;
 
 /// <summary>
 /// Imports a Hugging Face DiffLlama checkpoint (<c>model_type: "diffllama"</c>, <c>DiffLlamaForCausalLM</c>): a
@@ -22,16 +24,16 @@ namespace DiffTransformer.Model;
 /// model_type or architecture, a missing field, odd N or K, head_dim·N ≠ hidden_size, attention or MLP biases, an
 /// activation other than silu, rope scaling; a missing shard, a key missing from the checkpoint or from the shard the
 /// index names, an unexpected key, a shape or dtype that does not fit. Everything is checked before a tensor is read.
-/// The tokenizer is not imported (a model directory records only the name of one of ours; see <see cref="Import"/>).
+/// A byte-level BPE tokenizer.json comes along (<see cref="Import"/>).
 /// </summary>
 public static class DiffLlamaImport
 {
-    public const string ConfigFile = "config.json";
-    public const string WeightsFile = "model.safetensors";
-    public const string IndexFile = "model.safetensors.index.json";
+    public const string ConfigFile = DiffLlamaLayout.ConfigFile;
+    public const string WeightsFile = DiffLlamaLayout.WeightsFile;
+    public const string IndexFile = DiffLlamaLayout.IndexFile;
 
-    /// <summary>The Hugging Face tokenizer files whose presence <see cref="Import"/> reports as not imported.</summary>
-    public static IReadOnlyList<string> TokenizerFiles { get; } = ["tokenizer.json", "tokenizer.model", "tokenizer_config.json"];
+    /// <summary>Other Hugging Face tokenizer files, whose presence without a tokenizer.json <see cref="Import"/> reports.</summary>
+    public static IReadOnlyList<string> TokenizerFiles { get; } = ["tokenizer.model", "vocab.json", "merges.txt"];
 
     private static readonly string[] StoredTypes = ["F32", "BF16", "F16"];
 
@@ -44,26 +46,26 @@ public static class DiffLlamaImport
         if (!Directory.Exists(hfDir)) throw new DirectoryNotFoundException($"no Hugging Face checkpoint at {hfDir}: no such directory");
         var (config, hf) = ReadConfig(Path.Combine(hfDir, ConfigFile));
         using var checkpoint = Checkpoint.Open(hfDir);
-        var expected = HfLayout(hf, config.TieEmbeddings);
+        var expected = DiffLlamaLayout.Keys(hf, config.TieEmbeddings);
         checkpoint.Check(expected, tiedHead: config.TieEmbeddings ? "lm_head.weight" : null);
 
         using var scope = NewDisposeScope();
         var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         Tensor Get(string key) => checkpoint.ReadFloat32(key);
-        var (sigmaQ, sigmaKv, rho) = (QueryHeads(hf.N), KvHeads(hf.K), RotaryRows(hf.D));
+        var (sigmaQ, sigmaKv, rho) = (DiffLlamaLayout.QueryHeads(hf.N), DiffLlamaLayout.KvHeads(hf.K), DiffLlamaLayout.RotaryRows(hf.D));
         state["embed_tokens.weight"] = Get("model.embed_tokens.weight");
         for (int i = 0; i < config.NumLayers; i++)
         {
             string p = $"model.layers.{i}.", a = p + "self_attn.", o = $"layers.{i}.";
             state[o + "attn_norm.weight"] = Get(p + "input_layernorm.weight");
-            foreach (var n in LambdaNames) state[o + "attn." + n] = Get(a + n);
-            state[o + "attn.q_proj.weight"] = PermuteRows(Get(a + "q_proj.weight"), sigmaQ, hf.D, rho);
-            state[o + "attn.k_proj.weight"] = PermuteRows(Get(a + "k_proj.weight"), sigmaKv, hf.D, rho);
-            state[o + "attn.v_proj.weight"] = PermuteRows(Get(a + "v_proj.weight"), sigmaKv, hf.D, rho: null);
+            foreach (var n in DiffLlamaLayout.LambdaNames) state[o + "attn." + n] = Get(a + n);
+            state[o + "attn.q_proj.weight"] = DiffLlamaLayout.PermuteRows(Get(a + "q_proj.weight"), sigmaQ, hf.D, rho);
+            state[o + "attn.k_proj.weight"] = DiffLlamaLayout.PermuteRows(Get(a + "k_proj.weight"), sigmaKv, hf.D, rho);
+            state[o + "attn.v_proj.weight"] = DiffLlamaLayout.PermuteRows(Get(a + "v_proj.weight"), sigmaKv, hf.D, rho: null);
             state[o + "attn.out_proj.weight"] = Get(a + "o_proj.weight");
             state[o + "attn.subln.weight"] = ones(2 * hf.D, dtype: ScalarType.Float32);
             state[o + "ffn_norm.weight"] = Get(p + "post_attention_layernorm.weight");
-            foreach (var n in MlpNames) state[o + "ffn." + n + ".weight"] = Get(p + "mlp." + n + ".weight");
+            foreach (var n in DiffLlamaLayout.MlpNames) state[o + "ffn." + n + ".weight"] = Get(p + "mlp." + n + ".weight");
         }
         state["norm.weight"] = Get("model.norm.weight");
         if (!config.TieEmbeddings) state["lm_head.weight"] = Get("lm_head.weight");
@@ -74,15 +76,42 @@ public static class DiffLlamaImport
 
     /// <summary>
     /// Writes the checkpoint in <paramref name="hfDir"/> as one of our model directories (<see cref="ModelStore"/>) at
-    /// <paramref name="outDir"/>, which must not exist or be empty; the directory appears whole or not at all. Returns
-    /// the configuration and notes for the user: the tokenizer is not imported (ModelStore records only the name of one
-    /// of our tokenizers, and a Hugging Face tokenizer is none of them), so the model directory names none.
+    /// <paramref name="outDir"/>, which must not exist or be empty; the directory appears whole or not at all. The
+    /// checkpoint's tokenizer.json comes along when <see cref="HfBpeTokenizer"/> reads it (a byte-level BPE whose ids fit
+    /// the vocabulary): copied unchanged as the model's tokenizer.json, which generate, serve and eval then use. Returns
+    /// the configuration and notes for the user: the tokenizer taken (its size and end-of-text token) or why not.
     /// </summary>
     public static (ModelConfig Config, IReadOnlyList<string> Notes) Import(string hfDir, string outDir)
     {
         if (File.Exists(outDir) || (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any()))
             throw new IOException($"{outDir} already exists and is not empty; import into a new directory");
         var (config, state) = Load(hfDir);
+        var notes = new List<string>();
+        string hfTokenizer = Path.Combine(hfDir, HfTokenizerJson.FileName);
+        HfBpeTokenizer? tokenizer = null;
+        if (File.Exists(hfTokenizer))
+        {
+            try
+            {
+                tokenizer = HfBpeTokenizer.Load(hfTokenizer);
+                if (tokenizer.VocabSize > config.VocabSize)
+                {
+                    notes.Add($"the tokenizer {hfTokenizer} has {tokenizer.VocabSize:N0} ids, more than the model's vocab_size {config.VocabSize:N0}: not imported; {outDir} names no tokenizer");
+                    tokenizer = null;
+                }
+            }
+            catch (InvalidDataException e)
+            {
+                notes.Add($"the tokenizer is not imported ({e.Message}); {outDir} names no tokenizer");
+            }
+        }
+        else
+        {
+            var others = TokenizerFiles.Where(f => File.Exists(Path.Combine(hfDir, f))).ToList();
+            notes.Add(others.Count > 0
+                ? $"{hfDir} has no tokenizer.json (only {string.Join(", ", others)}, which are not read); {outDir} names no tokenizer"
+                : $"{hfDir} holds no tokenizer files; {outDir} names no tokenizer");
+        }
         string tmp = AtomicDirectory.CreateTempSibling(outDir, "import");
         try
         {
@@ -96,6 +125,11 @@ public static class DiffLlamaImport
                     ["source"] = Path.GetFullPath(hfDir),
                 });
             }
+            if (tokenizer is not null)
+            {
+                File.Copy(hfTokenizer, ModelStore.TokenizerPath(tmp));
+                notes.Add($"tokenizer: {hfTokenizer} ({tokenizer.VocabSize:N0} ids, end of text {tokenizer.EndOfText} \"{tokenizer.Decode([tokenizer.EndOfText])}\") copied as the model's {ModelStore.TokenizerFile}");
+            }
             AtomicDirectory.MoveIntoPlace(tmp, outDir);
         }
         catch
@@ -107,25 +141,12 @@ public static class DiffLlamaImport
         {
             foreach (var t in state.Values) t.Dispose();
         }
-        var found = TokenizerFiles.Where(f => File.Exists(Path.Combine(hfDir, f))).ToList();
-        var notes = new List<string>
-        {
-            found.Count > 0
-                ? $"the Hugging Face tokenizer ({string.Join(", ", found)}) is not imported: a model directory records only the name of one of our tokenizers; {outDir} names none"
-                : $"{hfDir} holds no tokenizer files; {outDir} names no tokenizer",
-        };
         return (config, notes);
     }
 
     // ------------------------------------------------------------------------------------------------ configuration
 
-    /// <summary>The DiffLlama shape: N sub-heads of width D, K KV heads, hidden size E, intermediate size I, V, L.</summary>
-    private sealed record HfShape(int E, int N, int K, int D, int I, int V, int L);
-
-    private static readonly string[] LambdaNames = ["lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2"];
-    private static readonly string[] MlpNames = ["gate_proj", "up_proj", "down_proj"];
-
-    private static (ModelConfig Config, HfShape Shape) ReadConfig(string path)
+    private static (ModelConfig Config, DiffLlamaLayout.Shape Shape) ReadConfig(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"config file not found: {path}", path);
         JsonObject c;
@@ -215,56 +236,14 @@ public static class DiffLlamaImport
         {
             throw Bad($"maps to a configuration we cannot build: {ex.Message}");
         }
-        return (config, new HfShape(e, n, k, d, inter, vocab, l));
+        return (config, new DiffLlamaLayout.Shape(e, n, k, d, inter, vocab, l));
     }
 
     private static string RopeType(JsonNode n) => n is JsonObject o
         ? (o["rope_type"] ?? o["type"]) is JsonValue v && v.TryGetValue(out string? s) ? s : "default"
         : n.ToJsonString();
 
-    /// <summary>Every key of the DiffLlama checkpoint with its shape (lm_head.weight only when untied).</summary>
-    private static List<(string Key, long[] Shape)> HfLayout(HfShape s, bool tied)
-    {
-        long e = s.E, kd = (long)s.K * s.D, f = s.I;
-        var keys = new List<(string, long[])> { ("model.embed_tokens.weight", [s.V, e]) };
-        for (int i = 0; i < s.L; i++)
-        {
-            string p = $"model.layers.{i}.", a = p + "self_attn.";
-            keys.Add((p + "input_layernorm.weight", [e]));
-            keys.Add((a + "q_proj.weight", [e, e]));
-            keys.Add((a + "k_proj.weight", [kd, e]));
-            keys.Add((a + "v_proj.weight", [kd, e]));
-            keys.Add((a + "o_proj.weight", [e, e]));
-            foreach (var n in LambdaNames) keys.Add((a + n, [s.D]));
-            keys.Add((p + "post_attention_layernorm.weight", [e]));
-            keys.Add((p + "mlp.gate_proj.weight", [f, e]));
-            keys.Add((p + "mlp.up_proj.weight", [f, e]));
-            keys.Add((p + "mlp.down_proj.weight", [e, f]));
-        }
-        keys.Add(("model.norm.weight", [e]));
-        if (!tied) keys.Add(("lm_head.weight", [s.V, e]));
-        return keys;
-    }
-
-    // ------------------------------------------------------------------------------------------------ the mapping
-
-    /// <summary>σq: our sub-head 2j ← HF head j, 2j+1 ← HF head j + N/2.</summary>
-    internal static long[] QueryHeads(int n) => Enumerable.Range(0, n).Select(s => (long)(s / 2 + (s % 2) * (n / 2))).ToArray();
-
-    /// <summary>σkv: our key sub-head (and value half) 2g ← HF KV head g, 2g+1 ← HF KV head g + K/2.</summary>
-    internal static long[] KvHeads(int k) => QueryHeads(k);
-
-    /// <summary>ρ: our row 2i ← HF row i, 2i+1 ← HF row i + d/2, inside every d-wide head.</summary>
-    internal static long[] RotaryRows(int d) => QueryHeads(d);
-
-    /// <summary>w [heads·d, in] → the rows of head σ(s) for s = 0, 1, …, inside each head in the order ρ (none: unchanged).</summary>
-    private static Tensor PermuteRows(Tensor w, long[] sigma, int d, long[]? rho)
-    {
-        long cols = w.shape[1];
-        var heads = w.view(-1, d, cols).index_select(0, tensor(sigma));          // (heads, d, in)
-        if (rho is not null) heads = heads.index_select(1, tensor(rho));
-        return heads.reshape(-1, cols).contiguous();                              // (heads·d, in)
-    }
+    // ------------------------------------------------------------------------------------------------ the check
 
     /// <summary>The state dict must have <see cref="ParameterLayout.Model"/>'s keys and shapes (a check of this file's mapping).</summary>
     private static void CheckAgainstLayout(ModelConfig config, Dictionary<string, Tensor> state)
