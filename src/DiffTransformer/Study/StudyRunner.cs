@@ -155,7 +155,7 @@ public static class StudyRunner
             var prepare = unit.Plan.PrepareFor(name, dir) with { Force = true };
             log($"preparing the plan's dataset '{name}' into {dir}");
             var r = DatasetPreparer.Prepare(prepare);
-            log($"'{name}': {r}");
+            log($"'{name}': {r.Describe()}");
             AtomicFile.WriteAllText(Path.Combine(dir, StampFile), stamp + "\n");
             return dir;
         }
