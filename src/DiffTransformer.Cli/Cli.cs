@@ -14,6 +14,7 @@ public static class Cli
             InfoCommand.Create(),
             ImportCommand.Create(),
             ExportCommand.Create(),
+            QuantizeCommand.Create(),
             PrepareCommand.Create(),
             GenerateCommand.Create(),
             ServeCommand.Create(),

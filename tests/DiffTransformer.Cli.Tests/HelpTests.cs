@@ -7,7 +7,7 @@ public sealed class HelpTests
     [Fact]
     public void EveryVerbIsListed()
     {
-        Assert.Equal(["info", "import", "export", "prepare", "generate", "serve", "bench decode", "bench serve", "bench attention", "bench model", "bench profile", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant", "eval icl", "study"], CliRun.VerbNames());
+        Assert.Equal(["info", "import", "export", "quantize", "prepare", "generate", "serve", "bench decode", "bench serve", "bench attention", "bench model", "bench profile", "train", "compare", "eval lm", "eval needle", "eval attention", "eval faithfulness", "eval outliers", "eval quant", "eval icl", "study"], CliRun.VerbNames());
     }
 
     [Theory]

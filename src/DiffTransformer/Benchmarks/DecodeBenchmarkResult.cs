@@ -1,4 +1,5 @@
 using System.Globalization;
+using DiffTransformer.Model;
 
 namespace DiffTransformer.Benchmarks;
 
@@ -27,7 +28,7 @@ public sealed record DecodeBenchmarkResult(DecodeBenchmarkOptions Options, IRead
         var w = new StringWriter();
         var c = Options.Config;
         w.WriteLine($"{name}: {c.Arch.ToString().ToLowerInvariant()}, E {c.EmbedDim}, L {c.NumLayers}, H {c.NumHeads}, Hkv {c.KvHeads}, vocab {c.VocabSize}; " +
-                    $"{KernelNames.Of(Options.Kernel)} core, {Threads} threads, batch 1, float32, median of {Options.Repeats}");
+                    $"{KernelNames.Of(Options.Kernel)} core, {Threads} threads, batch 1, {(c.LinearWeights == WeightFormat.Int8 ? "int8 linear weights" : "float32")}, median of {Options.Repeats}");
         w.WriteLine();
         w.WriteLine("| mode | context | tokens timed | ms/token | tokens/s | ms/token per round | prefill tokens/s |");
         w.WriteLine("|---|---:|---:|---:|---:|---|---:|");

@@ -21,12 +21,12 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
         attn_norm = new RMSNorm(config.EmbedDim, config.NormEps);
         attn = config.Arch switch
         {
-            Architecture.Diff => new DifferentialAttention(config.EmbedDim, depth, config.NumHeads, config.NumKvHeads, rotary, headNormEps: config.SublnEps),
-            Architecture.Diff2 => new DifferentialAttentionV2(config.EmbedDim, depth, config.NumHeads, config.KvHeads, rotary),
-            _ => new MultiheadAttention(config.EmbedDim, depth, 2 * config.NumHeads, 2 * config.KvHeads, rotary),
+            Architecture.Diff => new DifferentialAttention(config.EmbedDim, depth, config.NumHeads, config.NumKvHeads, rotary, headNormEps: config.SublnEps, weights: config.LinearWeights),
+            Architecture.Diff2 => new DifferentialAttentionV2(config.EmbedDim, depth, config.NumHeads, config.KvHeads, rotary, weights: config.LinearWeights),
+            _ => new MultiheadAttention(config.EmbedDim, depth, 2 * config.NumHeads, 2 * config.KvHeads, rotary, weights: config.LinearWeights),
         };
         ffn_norm = new RMSNorm(config.EmbedDim, config.NormEps);
-        ffn = new SwiGLU(config.EmbedDim, config.FfnHidden);
+        ffn = new SwiGLU(config.EmbedDim, config.FfnHidden, config.LinearWeights);
         RegisterComponents();
     }
 

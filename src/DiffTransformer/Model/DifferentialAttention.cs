@@ -19,10 +19,10 @@ namespace DiffTransformer.Model;
 public sealed class DifferentialAttention : AttentionModule
 {
 #pragma warning disable IDE1006 // field names are the state-dict keys
-    private readonly Linear q_proj;
-    private readonly Linear k_proj;
-    private readonly Linear v_proj;
-    private readonly Linear out_proj;
+    private readonly Projection q_proj;
+    private readonly Projection k_proj;
+    private readonly Projection v_proj;
+    private readonly Projection out_proj;
     private readonly Parameter lambda_q1;
     private readonly Parameter lambda_k1;
     private readonly Parameter lambda_q2;
@@ -59,7 +59,8 @@ public sealed class DifferentialAttention : AttentionModule
     /// <param name="rotary">shared rotary tables; null builds one (θ = <paramref name="ropeTheta"/>).</param>
     /// <param name="headNormEps">epsilon of the per-head RMSNorm (subln): the authors' 1e-5 unless a config says otherwise.</param>
     public DifferentialAttention(int embedDim, int depth, int numHeads, int? numKvHeads = null,
-        RotaryEmbedding? rotary = null, double ropeTheta = 10000.0, double headNormEps = ModelConfig.DefaultHeadNormEps)
+        RotaryEmbedding? rotary = null, double ropeTheta = 10000.0, double headNormEps = ModelConfig.DefaultHeadNormEps,
+        WeightFormat weights = WeightFormat.Float32)
         : base(nameof(DifferentialAttention), depth, rotary ?? new RotaryEmbedding(embedDim / numHeads / 2, ropeTheta))
     {
         var cfg = new ModelConfig { EmbedDim = embedDim, NumHeads = numHeads, NumKvHeads = numKvHeads, NumLayers = 1 }.Validate();
@@ -71,10 +72,10 @@ public sealed class DifferentialAttention : AttentionModule
         if (Rotary.HeadDim != HeadDim) throw new ArgumentException($"rotary head dim {Rotary.HeadDim} differs from d = {HeadDim}");
         LambdaInit = LambdaInitFor(depth);
 
-        q_proj = nn.Linear(embedDim, embedDim, hasBias: false);
-        k_proj = nn.Linear(embedDim, embedDim / NRep, hasBias: false);
-        v_proj = nn.Linear(embedDim, embedDim / NRep, hasBias: false);
-        out_proj = nn.Linear(embedDim, embedDim, hasBias: false);
+        q_proj = new Projection(embedDim, embedDim, weights);
+        k_proj = new Projection(embedDim, embedDim / NRep, weights);
+        v_proj = new Projection(embedDim, embedDim / NRep, weights);
+        out_proj = new Projection(embedDim, embedDim, weights);
         lambda_q1 = new Parameter(Normal(HeadDim));
         lambda_k1 = new Parameter(Normal(HeadDim));
         lambda_q2 = new Parameter(Normal(HeadDim));
@@ -84,10 +85,10 @@ public sealed class DifferentialAttention : AttentionModule
         RegisterComponents();
     }
 
-    internal Linear QProj => q_proj;
-    internal Linear KProj => k_proj;
-    internal Linear VProj => v_proj;
-    internal Linear OutProj => out_proj;
+    internal Projection QProj => q_proj;
+    internal Projection KProj => k_proj;
+    internal Projection VProj => v_proj;
+    internal Projection OutProj => out_proj;
 
     /// <summary>λ as a 0-d tensor (in the graph): exp(λq1·λk1) − exp(λq2·λk2) + λinit, one scalar for all heads of the layer.</summary>
     public Tensor LambdaFull()

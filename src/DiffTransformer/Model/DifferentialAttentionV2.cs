@@ -23,11 +23,11 @@ namespace DiffTransformer.Model;
 public sealed class DifferentialAttentionV2 : AttentionModule
 {
 #pragma warning disable IDE1006 // field names are the state-dict keys
-    private readonly Linear q_proj;
-    private readonly Linear k_proj;
-    private readonly Linear v_proj;
-    private readonly Linear lambda_proj;
-    private readonly Linear out_proj;
+    private readonly Projection q_proj;
+    private readonly Projection k_proj;
+    private readonly Projection v_proj;
+    private readonly Projection lambda_proj;
+    private readonly Projection out_proj;
 #pragma warning restore IDE1006
 
     public int EmbedDim { get; }
@@ -44,7 +44,7 @@ public sealed class DifferentialAttentionV2 : AttentionModule
     /// <param name="numHeads">h: output heads; the layer attends with 2h query heads.</param>
     /// <param name="numKvHeads">h_kv; null: h (each pair its own KV head).</param>
     public DifferentialAttentionV2(int embedDim, int depth, int numHeads, int? numKvHeads = null,
-        RotaryEmbedding? rotary = null, double ropeTheta = 10000.0)
+        RotaryEmbedding? rotary = null, double ropeTheta = 10000.0, WeightFormat weights = WeightFormat.Float32)
         : base(nameof(DifferentialAttentionV2), depth, rotary ?? new RotaryEmbedding(embedDim / Math.Max(1, 2 * numHeads), ropeTheta))
     {
         if (numHeads <= 0 || embedDim % (2 * numHeads) != 0)
@@ -60,11 +60,11 @@ public sealed class DifferentialAttentionV2 : AttentionModule
         if (Rotary.HeadDim != HeadDim) throw new ArgumentException($"rotary head dim {Rotary.HeadDim} differs from d = {HeadDim}");
 
         int d = HeadDim;
-        q_proj = nn.Linear(embedDim, 2 * numHeads * d, hasBias: false);
-        k_proj = nn.Linear(embedDim, kv * d, hasBias: false);
-        v_proj = nn.Linear(embedDim, kv * d, hasBias: false);
-        lambda_proj = nn.Linear(embedDim, numHeads, hasBias: false);
-        out_proj = nn.Linear(numHeads * d, embedDim, hasBias: false);
+        q_proj = new Projection(embedDim, 2 * numHeads * d, weights);
+        k_proj = new Projection(embedDim, kv * d, weights);
+        v_proj = new Projection(embedDim, kv * d, weights);
+        lambda_proj = new Projection(embedDim, numHeads, weights);
+        out_proj = new Projection(numHeads * d, embedDim, weights);
         RegisterComponents();
     }
 

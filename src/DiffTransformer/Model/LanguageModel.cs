@@ -16,7 +16,7 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     private readonly Embedding embed_tokens;
     private readonly ModuleList<DecoderBlock> layers;
     private readonly RMSNorm norm;
-    private readonly Linear? lm_head;
+    private readonly Projection? lm_head;
 #pragma warning restore IDE1006
 
     public ModelConfig Config { get; }
@@ -36,7 +36,9 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
         layers = new ModuleList<DecoderBlock>();
         for (int i = 0; i < config.NumLayers; i++) layers.Add(new DecoderBlock(config, i, Rotary));
         norm = new RMSNorm(config.EmbedDim, config.NormEps);
-        if (!config.TieEmbeddings) lm_head = nn.Linear(config.EmbedDim, config.VocabSize, hasBias: false);
+        // int8 keeps the embedding float for the lookup and gives even a tied head an int8 copy of it: decoding reads the
+        // head's V·E weights every token, as much as the whole rest of an 830M model
+        if (!config.TieEmbeddings || config.LinearWeights == WeightFormat.Int8) lm_head = new Projection(config.EmbedDim, config.VocabSize, config.LinearWeights);
         RegisterComponents();
         InitializeWeights();
     }

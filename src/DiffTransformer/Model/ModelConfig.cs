@@ -58,7 +58,17 @@ public sealed record ModelConfig
     /// </summary>
     public double? EmbedInitStd { get; init; }
 
+    /// <summary>
+    /// Storage of every linear layer's weight (attention and SwiGLU projections, an untied LM head): null or float32, or
+    /// int8 with per-output-channel scales (<see cref="Projection"/>; inference only, written by <c>difft quantize</c>).
+    /// The embedding and the norms stay float32.
+    /// </summary>
+    public WeightFormat? Weights { get; init; }
+
     // ---- derived ----
+
+    /// <summary>The linear layers' storage, defaulted to float32.</summary>
+    [JsonIgnore] public WeightFormat LinearWeights => Weights ?? WeightFormat.Float32;
 
     /// <summary>The per-head norm's epsilon, defaulted to 1e-5.</summary>
     [JsonIgnore] public double SublnEps => HeadNormEps ?? DefaultHeadNormEps;
@@ -186,7 +196,7 @@ public sealed record ModelConfig
     }
 
     /// <summary>Fields a config file may leave out: the nullable ones, whose absence means their default rule.</summary>
-    public static IReadOnlyList<string> OptionalFields { get; } = ["num_kv_heads", "ffn_dim", "embed_init_std", "head_norm_eps"];
+    public static IReadOnlyList<string> OptionalFields { get; } = ["num_kv_heads", "ffn_dim", "embed_init_std", "head_norm_eps", "weights"];
 
     /// <summary>
     /// Reads a config file. Unlike <see cref="FromJson"/> (which fills gaps with defaults, for overrides and embedded

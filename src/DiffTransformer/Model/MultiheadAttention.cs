@@ -12,10 +12,10 @@ namespace DiffTransformer.Model;
 public sealed class MultiheadAttention : AttentionModule
 {
 #pragma warning disable IDE1006 // field names are the state-dict keys
-    private readonly Linear q_proj;
-    private readonly Linear k_proj;
-    private readonly Linear v_proj;
-    private readonly Linear out_proj;
+    private readonly Projection q_proj;
+    private readonly Projection k_proj;
+    private readonly Projection v_proj;
+    private readonly Projection out_proj;
 #pragma warning restore IDE1006
 
     public int EmbedDim { get; }
@@ -30,7 +30,7 @@ public sealed class MultiheadAttention : AttentionModule
     /// <param name="numAttentionHeads">heads of this module (pass 2H to match a DIFF layer of H heads).</param>
     /// <param name="numKeyValueHeads">KV heads (2·Hkv to match); null for MHA.</param>
     public MultiheadAttention(int embedDim, int depth, int numAttentionHeads, int? numKeyValueHeads = null,
-        RotaryEmbedding? rotary = null, double ropeTheta = 10000.0)
+        RotaryEmbedding? rotary = null, double ropeTheta = 10000.0, WeightFormat weights = WeightFormat.Float32)
         : base(nameof(MultiheadAttention), depth, rotary ?? new RotaryEmbedding(embedDim / numAttentionHeads, ropeTheta))
     {
         if (numAttentionHeads <= 0 || embedDim % numAttentionHeads != 0)
@@ -45,10 +45,10 @@ public sealed class MultiheadAttention : AttentionModule
         HeadDim = embedDim / numAttentionHeads;
         if (Rotary.HeadDim != HeadDim) throw new ArgumentException($"rotary head dim {Rotary.HeadDim} differs from d = {HeadDim}");
 
-        q_proj = nn.Linear(embedDim, embedDim, hasBias: false);
-        k_proj = nn.Linear(embedDim, embedDim / NRep, hasBias: false);
-        v_proj = nn.Linear(embedDim, embedDim / NRep, hasBias: false);
-        out_proj = nn.Linear(embedDim, embedDim, hasBias: false);
+        q_proj = new Projection(embedDim, embedDim, weights);
+        k_proj = new Projection(embedDim, embedDim / NRep, weights);
+        v_proj = new Projection(embedDim, embedDim / NRep, weights);
+        out_proj = new Projection(embedDim, embedDim, weights);
         RegisterComponents();
     }
 

@@ -11,22 +11,22 @@ namespace DiffTransformer.Model;
 public sealed class SwiGLU : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the state-dict keys
-    private readonly Linear gate_proj;
-    private readonly Linear up_proj;
-    private readonly Linear down_proj;
+    private readonly Projection gate_proj;
+    private readonly Projection up_proj;
+    private readonly Projection down_proj;
 #pragma warning restore IDE1006
 
-    public SwiGLU(int embedDim, int ffnDim) : base(nameof(SwiGLU))
+    public SwiGLU(int embedDim, int ffnDim, WeightFormat weights = WeightFormat.Float32) : base(nameof(SwiGLU))
     {
-        gate_proj = nn.Linear(embedDim, ffnDim, hasBias: false);
-        up_proj = nn.Linear(embedDim, ffnDim, hasBias: false);
-        down_proj = nn.Linear(ffnDim, embedDim, hasBias: false);
+        gate_proj = new Projection(embedDim, ffnDim, weights);
+        up_proj = new Projection(embedDim, ffnDim, weights);
+        down_proj = new Projection(ffnDim, embedDim, weights);
         RegisterComponents();
     }
 
-    internal Linear GateProj => gate_proj;
-    internal Linear UpProj => up_proj;
-    internal Linear DownProj => down_proj;
+    internal Projection GateProj => gate_proj;
+    internal Projection UpProj => up_proj;
+    internal Projection DownProj => down_proj;
 
     public override Tensor forward(Tensor x)
     {

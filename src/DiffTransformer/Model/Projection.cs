@@ -1,0 +1,73 @@
+using DiffTransformer.Kernels;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace DiffTransformer.Model;
+
+/// <summary>
+/// A linear map without bias, <c>y = x Wᵀ</c> (W [out, in]), in one of two storages:
+/// <list type="bullet">
+/// <item>float32 (training and the default): the parameter <c>weight</c>, created and initialised exactly as
+/// <c>nn.Linear(in, out, hasBias: false)</c> does (Kaiming-uniform with a = √5, the same draws from the generator), and
+/// the same forward (<c>F.linear</c>), so a model built from these is bit for bit the one built from nn.Linear;</item>
+/// <item>int8 (<see cref="WeightFormat.Int8"/>, inference only): the buffers <c>weight</c> (int8 [out, in]) and
+/// <c>weight_scale</c> (float32 [out]) of a symmetric per-output-channel quantisation, W ≈ weight_scale[o]·weight[o, i]
+/// (<see cref="Quantize"/>), multiplied by <see cref="Int8Matmul"/>.</item>
+/// </list>
+/// </summary>
+public sealed class Projection : nn.Module<Tensor, Tensor>
+{
+#pragma warning disable IDE1006 // field names are the state-dict keys
+    private readonly TorchSharp.Modules.Parameter? weight;
+#pragma warning restore IDE1006
+    private readonly Tensor? int8Weight;
+    private readonly Tensor? scale;
+
+    public Projection(int inFeatures, int outFeatures, WeightFormat format = WeightFormat.Float32) : base(nameof(Projection))
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        Format = format;
+        if (format == WeightFormat.Int8)
+        {
+            int8Weight = zeros(outFeatures, inFeatures, dtype: ScalarType.Int8);
+            scale = zeros(outFeatures, dtype: ScalarType.Float32);
+            register_buffer("weight", int8Weight);
+            register_buffer("weight_scale", scale);
+        }
+        else
+        {
+            weight = new TorchSharp.Modules.Parameter(empty(outFeatures, inFeatures));
+            nn.init.kaiming_uniform_(weight, Math.Sqrt(5));                   // nn.Linear's own initialisation, draw for draw
+            register_parameter("weight", weight);
+        }
+    }
+
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+    public WeightFormat Format { get; }
+
+    /// <summary>The float32 weight [out, in]; null for an int8 projection.</summary>
+    public TorchSharp.Modules.Parameter? Weight => weight;
+
+    /// <summary>The int8 weight [out, in] and its per-channel scale [out]; null for a float32 projection.</summary>
+    public (Tensor Weight, Tensor Scale)? Int8 => int8Weight is null ? null : (int8Weight, scale!);
+
+    public override Tensor forward(Tensor x) =>
+        weight is not null ? F.linear(x, weight) : Int8Matmul.Forward(x, int8Weight!, scale!, Math.Max(1, get_num_threads()));
+
+    /// <summary>
+    /// Symmetric per-output-channel int8 of a float weight [out, in]: scale[o] = max_i |W[o, i]| / 127 and
+    /// q[o, i] = round(W[o, i] / scale[o]) (half to even) in [−127, 127]; a row of zeros gets scale 0 and zeros.
+    /// The caller owns both tensors.
+    /// </summary>
+    public static (Tensor Weight, Tensor Scale) Quantize(Tensor w)
+    {
+        using var scope = NewDisposeScope();
+        var wf = w.detach().to(ScalarType.Float32);
+        var s = wf.abs().amax([1]).div(Scalars.Of(127.0));                                    // (out)
+        var safe = where(s.eq(Scalars.Of(0.0)), ones_like(s), s);
+        var q = wf.div(safe.unsqueeze(1)).round().clamp(Scalars.Of(-127.0), Scalars.Of(127.0)).to(ScalarType.Int8);   // (out, in)
+        return (q.MoveToOuterDisposeScope(), s.contiguous().MoveToOuterDisposeScope());
+    }
+}
