@@ -160,6 +160,8 @@ public static class DiffLlamaExport
         if (config.Arch != Architecture.Diff)
             throw new ConfigException($"{what}: arch {ArchitectureNames.Name(config.Arch)} cannot be exported to DiffLlama, which is the DIFF V1 layout (arch diff); " +
                                       "exporting the baseline as a Llama, or DIFF V2 (no Hugging Face class), is not implemented");
+        if (config.LinearWeights != WeightFormat.Float32)
+            throw new ConfigException($"{what}: its linear weights are {config.Weights.ToString()!.ToLowerInvariant()}; export the float32 model it was quantised from (DiffLlama checkpoints hold float weights)");
         if (config.SublnEps != config.NormEps)
             throw new ConfigException($"{what}: head_norm_eps {Num(config.SublnEps)} differs from norm_eps {Num(config.NormEps)}; DiffLlama's per-pair norm uses rms_norm_eps, one eps for every norm, so the export would not be exact");
     }

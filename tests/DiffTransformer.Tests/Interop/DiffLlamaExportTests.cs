@@ -180,6 +180,7 @@ public sealed class DiffLlamaExportTests(ITestOutputHelper log) : IDisposable
         Refused(tiny with { Arch = Architecture.Transformer }, "arch transformer cannot be exported");
         Refused(tiny with { Arch = Architecture.Diff2 }, "arch diff2 cannot be exported");
         Refused(tiny with { HeadNormEps = 1e-6 }, "head_norm_eps 1E-06 differs from norm_eps 1E-05");
+        Refused(tiny with { Weights = WeightFormat.Int8 }, "its linear weights are int8");
 
         string ok = Path.Combine(tmp, "ok"), taken = Path.Combine(tmp, "taken");
         using (var m = new LanguageModel(tiny)) ModelStore.Save(m, ok);
