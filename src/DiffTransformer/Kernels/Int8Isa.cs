@@ -7,6 +7,11 @@ public enum Int8Isa
     Scalar,
     /// <summary>256-bit registers with FMA: 8 weights widened at a time.</summary>
     Avx2,
-    /// <summary>512-bit registers: 16 weights widened at a time.</summary>
+    /// <summary>512-bit registers: 16 weights widened to float at a time (float activations).</summary>
     Avx512,
+    /// <summary>
+    /// 512-bit integer products (<see cref="Int8MaddMatmul"/>): activations rounded to 16 bits per row, 32 weights a
+    /// <c>vpmaddwd</c>; the default where AVX-512 BW is available.
+    /// </summary>
+    Avx512Madd,
 }

@@ -11,7 +11,9 @@ namespace DiffTransformer.Kernels;
 /// (rows × in), W int8 (out × in, row-major: one output channel a row, as a Linear's weight) and one float32 scale per
 /// output channel. The weights are widened to float in registers (AVX-512: 16 int8 → 16 int32 → 16 float, two
 /// instructions; AVX2: 8 at a time; a scalar loop elsewhere) and multiplied with fused multiply-adds in float32, so the
-/// result is the float product with the dequantised weights s[o]·W[o, i] up to the order of the additions.
+/// result is the float product with the dequantised weights s[o]·W[o, i] up to the order of the additions. Where
+/// AVX-512 BW is available the default is the integer path instead (<see cref="Int8MaddMatmul"/>: activations rounded to
+/// 16 bits, about twice as fast, exact in integers).
 /// <para>
 /// Design. Decoding multiplies one row (rows = 1) by every weight once: the product is bound by reading W, which int8
 /// makes 4× smaller than float32. Per step of 16 (W lanes) inputs, the 1 × 4 micro-kernel loads x once and four weight
@@ -31,7 +33,7 @@ public static unsafe class Int8Matmul
     internal static Int8Isa? ForcedIsa { get; set; }
 
     /// <summary>The widest path this CPU runs.</summary>
-    public static Int8Isa BestIsa => Avx512F.IsSupported ? Int8Isa.Avx512 : Avx2.IsSupported && Fma.IsSupported ? Int8Isa.Avx2 : Int8Isa.Scalar;
+    public static Int8Isa BestIsa => Int8MaddMatmul.IsSupported ? Int8Isa.Avx512Madd : Avx512F.IsSupported ? Int8Isa.Avx512 : Avx2.IsSupported && Fma.IsSupported ? Int8Isa.Avx2 : Int8Isa.Scalar;
 
     /// <summary>
     /// <paramref name="x"/> [..., in] float32 CPU times the int8 <paramref name="weight"/> [out, in] with per-channel
@@ -65,21 +67,38 @@ public static unsafe class Int8Matmul
     {
         if (isa == Int8Isa.Avx512 && !Avx512F.IsSupported) throw new PlatformNotSupportedException("AVX-512 is not available");
         if (isa == Int8Isa.Avx2 && !(Avx2.IsSupported && Fma.IsSupported)) throw new PlatformNotSupportedException("AVX2 with FMA is not available");
+        if (isa == Int8Isa.Avx512Madd && !Int8MaddMatmul.IsSupported) throw new PlatformNotSupportedException("AVX-512 BW is not available");
         int blocks = (outDim + ChannelBlock - 1) / ChannelBlock;
+        (nint Xq, nint Sx) scratch = default;
+        if (isa == Int8Isa.Avx512Madd)
+        {
+            scratch = Int8MaddMatmul.Allocate(rows, inDim);
+            Int8MaddMatmul.QuantizeRows(x, rows, inDim, (short*)scratch.Xq, (float*)scratch.Sx);
+        }
+        short* xq = (short*)scratch.Xq;
+        float* sx = (float*)scratch.Sx;
         void Block(int b)
         {
             int o0 = b * ChannelBlock, o1 = Math.Min(outDim, o0 + ChannelBlock);
             switch (isa)
             {
+                case Int8Isa.Avx512Madd: Int8MaddMatmul.Channels(xq, sx, rows, inDim, w, scale, outDim, y, o0, o1); break;
                 case Int8Isa.Avx512: Channels512(x, rows, inDim, w, scale, outDim, y, o0, o1); break;
                 case Int8Isa.Avx2: Channels256(x, rows, inDim, w, scale, outDim, y, o0, o1); break;
                 default: ChannelsScalar(x, rows, inDim, w, scale, outDim, y, o0, o1); break;
             }
         }
-        if (threads <= 1 || blocks == 1)
-            for (int b = 0; b < blocks; b++) Block(b);
-        else
-            Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, Block);
+        try
+        {
+            if (threads <= 1 || blocks == 1)
+                for (int b = 0; b < blocks; b++) Block(b);
+            else
+                Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, Block);
+        }
+        finally
+        {
+            if (isa == Int8Isa.Avx512Madd) Int8MaddMatmul.Free(scratch);
+        }
     }
 
     // --------------------------------------------------------------------------------------------------------- AVX-512

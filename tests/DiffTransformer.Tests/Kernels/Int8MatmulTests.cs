@@ -50,6 +50,51 @@ public sealed class Int8MatmulTests(ITestOutputHelper log)
         }
     }
 
+    public static TheoryData<int, int, int> MaddShapes() => new()
+    {
+        { 1, 16, 4 }, { 1, 33, 5 }, { 1, 512, 130 }, { 3, 7, 3 }, { 4, 64, 64 }, { 7, 100, 67 }, { 9, 256, 200 }, { 2, 9000, 6 },   // 9,000 inputs: two int32 chunks
+    };
+
+    [Theory]
+    [MemberData(nameof(MaddShapes))]
+    public void TheIntegerPathIsExactInIntegersWithRowsRoundedTo16Bits(int rows, int inDim, int outDim)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) return;
+        using var scope = NewDisposeScope();
+        var gen = new TorchSharp.torch.Generator(13);
+        var x = randn([rows, inDim], generator: gen);
+        x[0, 0] = tensor(0f);                                                    // a zero, and (below) a row of zeros
+        if (rows > 2) x[2].zero_();
+        var w = randint(-127, 128, [outDim, inDim], dtype: ScalarType.Int8, generator: gen);
+        var s = rand([outDim], generator: gen).add(Scalars.Of(0.01), Scalars.Of(1)).mul(Scalars.Of(0.02));
+        // the rounding the kernel does, in the same float32 steps: step = max|x|/32767, q = round(x · (1/step))
+        var max = x.abs().amax([1]);
+        var step = where(max.gt(Scalars.Of(0f)), max.div(Scalars.Of(32767f)), ones_like(max));
+        var inv = ones_like(step).div(step);
+        var q = x.mul(inv.unsqueeze(1)).round().clamp(Scalars.Of(-32767f), Scalars.Of(32767f));
+        var exact = q.to(ScalarType.Float64).matmul(w.to(ScalarType.Float64).t());                          // integers, exact in float64
+        var want = exact.mul(step.to(ScalarType.Float64).unsqueeze(1)).mul(s.to(ScalarType.Float64).unsqueeze(0));
+        Int8Matmul.ForcedIsa = Int8Isa.Avx512Madd;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var got = Int8Matmul.Forward(x, w, s, threads).to(ScalarType.Float64);
+                var err = got.sub(want).abs();
+                var bound = want.abs().mul(Scalars.Of(2e-7)).add(Scalars.Of(1e-30), Scalars.Of(1));        // the two float multiplications and the cast
+                Assert.True(err.le(bound).all().item<bool>(), $"{rows}×{inDim}→{outDim}, {threads} threads: worst error {err.max().item<double>():E2}");
+                // against the float product with the dequantised weights: the 16-bit rounding of x, at most half a step per input
+                var dq = x.to(ScalarType.Float64).matmul(w.to(ScalarType.Float64).mul(s.to(ScalarType.Float64).unsqueeze(1)).t());
+                var roundBound = step.to(ScalarType.Float64).unsqueeze(1).mul(Scalars.Of(0.5)).mul(w.to(ScalarType.Float64).abs().mul(s.to(ScalarType.Float64).unsqueeze(1)).sum([1]).unsqueeze(0)).mul(Scalars.Of(1.0001));
+                Assert.True(got.sub(dq).abs().le(roundBound.add(bound, Scalars.Of(1))).all().item<bool>(), "beyond half a 16-bit step per input");
+            }
+        }
+        finally
+        {
+            Int8Matmul.ForcedIsa = null;
+        }
+    }
+
     [Fact]
     public void AllPathsAgreeBitForBitWhereTheyAddInTheSameOrder()
     {
