@@ -19,10 +19,23 @@ public sealed class BenchTests
     public void Decode()
     {
         string s = Report("decode", "--contexts", "64", "--tokens", "2", "--recompute", "64", "--recompute-tokens", "1", "--repeats", "1");
-        Assert.StartsWith("preset tiny: diff, E 128, L 5, H 2, Hkv 2, vocab 257; blocked core, 1 threads, batch 1, float32, median of 1", s);
-        Assert.Contains("| mode | context | tokens timed | ms/token | tokens/s | ms/token per round | prefill tokens/s |", s);
-        Assert.Contains("| cached | 64 | 2 |", s);
-        Assert.Contains("| recompute | 64 | 1 |", s);
+        Assert.StartsWith("preset tiny: E 128, L 5, H 2, Hkv 2, vocab 257; diff; blocked core, 1 threads, batch 1, median of 1", s);
+        Assert.Contains("| model | mode | context | tokens timed | ms/token | tokens/s | ms/token per round | prefill tokens/s |", s);
+        Assert.Contains("| diff | cached | 64 | 2 |", s);
+        Assert.Contains("| diff | recompute | 64 | 1 |", s);
+        Assert.DoesNotContain("relative to", s);
+    }
+
+    [Fact]
+    public void DecodeSideBySide()
+    {
+        string s = Report("decode", "--set", "num_layers=1", "--contexts", "32", "--tokens", "2", "--recompute", "", "--repeats", "2", "--archs", "diff,transformer", "--weights", "float32,int8");
+        Assert.StartsWith("preset tiny: E 128, L 1, H 2, Hkv 2, vocab 257; diff, diff int8, transformer, transformer int8; blocked core, 1 threads, batch 1, median of 2 rounds in rotating order", s);
+        Assert.Contains("Tokens/s relative to diff (median over rounds of the per-round ratio):", s);
+        Assert.Contains("| transformer int8 | ", s);
+        var bad = CliRun.Of("bench", "decode", "--archs", "diff,lstm");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("unknown architecture 'lstm'", Assert.Single(bad.ErrorLines));
     }
 
     [Fact]

@@ -26,7 +26,7 @@ public static class BenchCommand
 
     private static Command CreateDecode()
     {
-        var cmd = new Command("decode", "Decode tokens/s with the KV cache at several contexts, and without it (recomputing the prefix for every token).");
+        var cmd = new Command("decode", "Decode tokens/s with the KV cache at several contexts, and without it (recomputing the prefix for every token); several architectures and weight formats side by side with --archs and --weights.");
         var config = new ConfigOptions();
         config.AddTo(cmd);
         var contexts = new Option<string>("--contexts") { Description = "Contexts for cached decoding (the timed tokens end there).", HelpName = "n,n,…", DefaultValueFactory = _ => "128,1024,2048" };
@@ -35,7 +35,9 @@ public static class BenchCommand
         var recomputeTokens = new Option<int>("--recompute-tokens") { Description = "Tokens timed per recompute measurement.", DefaultValueFactory = _ => 4 };
         var repeats = new Option<int>("--repeats") { Description = "Rounds; each runs every measurement once, alternating, and the table shows medians.", DefaultValueFactory = _ => 3 };
         var seed = new Option<long>("--seed") { Description = "Seed of the random weights and tokens.", DefaultValueFactory = _ => 0 };
-        foreach (var o in new Option[] { contexts, tokens, recompute, recomputeTokens, repeats, seed }) cmd.Add(o);
+        var archs = new Option<string>("--archs") { Description = "Architectures to time side by side on the shape, in rotating order (default: the config's own).", HelpName = "diff,transformer,diff2" };
+        var weights = new Option<string>("--weights") { Description = "Weight formats to time side by side (default: the config's own).", HelpName = "float32,int8" };
+        foreach (var o in new Option[] { contexts, tokens, recompute, recomputeTokens, repeats, seed, archs, weights }) cmd.Add(o);
         var runtime = new RuntimeOptions();
         runtime.AddTo(cmd);
         CliAction.Set(cmd, parse =>
@@ -52,6 +54,8 @@ public static class BenchCommand
                 Repeats = parse.GetValue(repeats),
                 Kernel = runtime.GetKernel(parse),
                 Seed = parse.GetValue(seed),
+                Archs = parse.GetValue(archs) is { } a ? ParseList(a, ParseArch) : [],
+                Weights = parse.GetValue(weights) is { } wf ? ParseList(wf, ParseWeights) : [],
             };
             var result = DecodeBenchmark.Run(options, Progress(parse), CancellationToken.None);
             parse.Stdout().Write(result.ToMarkdown(name));
@@ -226,11 +230,23 @@ public static class BenchCommand
     /// <summary>The command line as typed, to head a report.</summary>
     private static string CommandLine(ParseResult parse) => BenchEnvironment.CommandLine(parse.Tokens.Select(t => t.Value));
 
-    private static Architecture ParseArch(string name) => name.Trim().ToLowerInvariant() switch
+    private static Architecture ParseArch(string name)
     {
-        "diff" => Architecture.Diff,
-        "transformer" => Architecture.Transformer,
-        _ => throw new UsageException($"unknown architecture '{name}'; known: diff, transformer"),
+        try
+        {
+            return ArchitectureNames.Parse(name);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    private static WeightFormat ParseWeights(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "float32" => WeightFormat.Float32,
+        "int8" => WeightFormat.Int8,
+        _ => throw new UsageException($"unknown weight format '{name}'; known: float32, int8"),
     };
 
     private static List<T> ParseList<T>(string text, Func<string, T> parse) =>
