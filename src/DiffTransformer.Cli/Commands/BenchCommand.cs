@@ -267,7 +267,7 @@ public static class BenchCommand
         for (int i = 0; i < parts.Length; i++)
             if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out result[i]) || result[i] <= 0)
                 throw new UsageException($"{option} expects positive integers separated by commas, got '{text}'");
-        return result;
+        return [.. result.Distinct()];
     }
 
     private static IProgress<string> Progress(ParseResult parse) => new LineProgress(parse.Stderr());

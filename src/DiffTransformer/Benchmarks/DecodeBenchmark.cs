@@ -22,8 +22,8 @@ public static class DecodeBenchmark
         var measurements = new List<DecodeMeasurement>();
         foreach (var v in variants)
         {
-            foreach (int c in options.Contexts) measurements.Add(new DecodeMeasurement(true, c, options.Tokens) { Variant = v });
-            foreach (int c in options.RecomputeContexts) measurements.Add(new DecodeMeasurement(false, c, options.RecomputeTokens) { Variant = v });
+            foreach (int c in options.Contexts.Distinct()) measurements.Add(new DecodeMeasurement(true, c, options.Tokens) { Variant = v });
+            foreach (int c in options.RecomputeContexts.Distinct()) measurements.Add(new DecodeMeasurement(false, c, options.RecomputeTokens) { Variant = v });
         }
         foreach (var m in measurements)
         {

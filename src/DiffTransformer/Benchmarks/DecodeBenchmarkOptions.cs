@@ -16,7 +16,7 @@ public sealed record DecodeBenchmarkOptions
 
     /// <summary>Every (arch, weights) pair timed, in the order the table lists them; the first is the ratios' reference.</summary>
     public IReadOnlyList<(Architecture Arch, WeightFormat Weights)> Variants =>
-        [.. from a in Archs.Count > 0 ? Archs : [Config.Arch] from w in Weights.Count > 0 ? Weights : [Config.LinearWeights] select (a, w)];
+        [.. (from a in Archs.Count > 0 ? Archs : [Config.Arch] from w in Weights.Count > 0 ? Weights : [Config.LinearWeights] select (a, w)).Distinct()];
 
     /// <summary>Contexts at which cached decoding is timed: the timed tokens end at this many positions.</summary>
     public IReadOnlyList<int> Contexts { get; init; } = [128, 1024, 2048];

@@ -14,10 +14,11 @@ namespace DiffTransformer.Data;
 /// whole when <c>ignore_merges</c> is set and the vocabulary holds it, else Microsoft.ML.Tokenizers' BPE over the file's
 /// vocabulary and merges. Decoding maps ids to their tokens and the characters back to bytes (added tokens to their
 /// text). Special-token strings in ordinary text are spelled out with ordinary tokens (<see cref="ITokenizer.Encode"/>),
-/// where Hugging Face would map them to their ids.
+/// where Hugging Face would map them to their ids. The regexes run on UTF-16 code units (.NET), Hugging Face's on code
+/// points: a character outside the Basic Multilingual Plane next to a letter or digit can split differently.
 /// <para>
-/// Refused when loading, naming the file and the field: a model other than BPE, a normalizer, a pre-tokenizer or decoder
-/// other than the byte-level ones above, add_prefix_space, continuing_subword_prefix / end_of_word_suffix, byte_fallback,
+/// Refused when loading, naming the file and the field: a model other than BPE, a normalizer other than NFC, a pre-tokenizer or decoder
+/// other than the byte-level ones above, add_prefix_space, a non-empty continuing_subword_prefix / end_of_word_suffix, byte_fallback,
 /// dropout, a vocabulary token outside the byte-level alphabet, a merge of tokens not in the vocabulary.
 /// </para>
 /// </summary>
@@ -38,6 +39,7 @@ public sealed class HfBpeTokenizer : ITokenizer
     private readonly Dictionary<string, int> vocab;
     private readonly string[] tokenOf;
     private readonly Dictionary<int, string> added;
+    private bool nfc;
 
     private HfBpeTokenizer(JsonObject source, BpeTokenizer bpe, Regex? split, bool ignoreMerges, Dictionary<string, int> vocab,
                            Dictionary<int, string> added, int endOfText, string path)
@@ -85,10 +87,15 @@ public sealed class HfBpeTokenizer : ITokenizer
         if (root["model"] is not JsonObject model) throw Bad("no \"model\" object: not a Hugging Face tokenizer.json");
         if (Str(model["type"]) is not "BPE") throw Bad($"model.type is {model["type"]?.ToJsonString() ?? "missing"}; only byte-level BPE tokenizers are read");
         foreach (var field in new[] { "continuing_subword_prefix", "end_of_word_suffix", "dropout" })
-            if (model[field] is JsonNode n && n.GetValueKind() != JsonValueKind.Null) throw Bad($"model.{field} is {n.ToJsonString()}: not supported");
+            if (model[field] is JsonNode n && n.GetValueKind() != JsonValueKind.Null && !(field != "dropout" && Str(n) == ""))   // GPT-2's and Qwen 2's converters write ""
+                throw Bad($"model.{field} is {n.ToJsonString()}: not supported");
         if (Flag(model, "byte_fallback")) throw Bad("model.byte_fallback is true (a SentencePiece-style BPE): only byte-level BPE tokenizers are read");
+        bool nfc = false;
         if (root["normalizer"] is JsonNode norm && norm.GetValueKind() != JsonValueKind.Null)
-            throw Bad($"normalizer is {Str(norm["type"]) ?? norm.ToJsonString()}: only tokenizers without a normalizer are read");
+        {
+            if (Str(norm["type"]) == "NFC") nfc = true;                              // Qwen 2's
+            else throw Bad($"normalizer is {Str(norm["type"]) ?? norm.ToJsonString()}: only none or NFC is read");
+        }
 
         // Pre-tokenizer: ByteLevel (its regex or none), or Sequence [Split(regex, Isolated), ByteLevel(use_regex false)].
         Regex? split;
@@ -165,11 +172,12 @@ public sealed class HfBpeTokenizer : ITokenizer
         {
             Merges = merges.Select(m => $"{m.Item1} {m.Item2}"),
         });
-        return new HfBpeTokenizer(root, bpe, split, Flag(model, "ignore_merges"), vocab, added, eot, path);
+        return new HfBpeTokenizer(root, bpe, split, Flag(model, "ignore_merges"), vocab, added, eot, path) { nfc = nfc };
     }
 
     public int[] Encode(string text)
     {
+        if (nfc) text = text.Normalize(NormalizationForm.FormC);
         var ids = new List<int>(text.Length / 3 + 16);
         if (split is null) EncodePiece(text, ids);
         else

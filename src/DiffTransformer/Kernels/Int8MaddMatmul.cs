@@ -34,9 +34,15 @@ internal static unsafe class Int8MaddMatmul
             float* xr = x + (long)r * n;
             float max = 0;
             for (int i = 0; i < n; i++) max = MathF.Max(max, MathF.Abs(xr[i]));
+            short* q = xq + (long)r * n;
+            if (!float.IsFinite(max))                                            // a NaN or ∞ in the row: let it reach y, as a float product would
+            {
+                for (int i = 0; i < n; i++) q[i] = 0;
+                sx[r] = float.NaN;
+                continue;
+            }
             float step = max > 0 ? max / 32767f : 1f;
             float inv = 1f / step;
-            short* q = xq + (long)r * n;
             for (int i = 0; i < n; i++) q[i] = (short)Math.Clamp(MathF.Round(xr[i] * inv), -32767f, 32767f);
             sx[r] = step;
         }

@@ -46,7 +46,8 @@ public static class WeightQuantization
                     {
                         if (module is not Projection ip) continue;
                         // a tied head has no projection of its own in the float model: its int8 copy is the embedding's
-                        var w = sources.TryGetValue(name, out var sm) && sm is Projection fp ? fp.Weight! : source.EmbeddingWeight;
+                        bool copy = !(sources.TryGetValue(name, out var sm) && sm is Projection);
+                        var w = sm is Projection fp ? fp.Weight! : source.EmbeddingWeight;
                         var (q, s) = Projection.Quantize(w);
                         using (q)
                         using (s)
@@ -57,7 +58,7 @@ public static class WeightQuantization
                             using var err = q.to(ScalarType.Float32).mul(s.unsqueeze(1)).sub(w).abs().amax([1]).div(s.clamp_min(Scalars.Of(1e-30)));
                             worst = Math.Max(worst, err.max().item<float>());
                         }
-                        floatBytes += 4L * ip.InFeatures * ip.OutFeatures;
+                        if (!copy) floatBytes += 4L * ip.InFeatures * ip.OutFeatures;   // a tied head's copy adds bytes and saves none
                         int8Bytes += (long)ip.InFeatures * ip.OutFeatures + 4L * ip.OutFeatures;
                         projections++;
                     }

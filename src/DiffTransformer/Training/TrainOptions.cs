@@ -110,6 +110,8 @@ public sealed record TrainOptions
     public TrainOptions Validate()
     {
         Model.Validate();
+        if (Model.LinearWeights != WeightFormat.Float32)
+            throw new ConfigException($"weights {Model.Weights.ToString()!.ToLowerInvariant()} is for inference only: train the float32 model and quantise it afterwards (difft quantize)");
         Model.CheckFitsMemory();   // before the run directory is touched (again by the trainer once the data set the vocabulary)
         void Positive(string name, double v)
         {

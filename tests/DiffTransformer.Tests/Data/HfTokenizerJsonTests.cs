@@ -143,8 +143,27 @@ public sealed class HfTokenizerJsonTests(ITestOutputHelper log) : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => ours.Decode([ours.VocabSize]));
     }
 
+    [Fact]
+    public void Gpt2AndQwen2ConverterFieldsAreReadAsHuggingFaceReadsThem()
+    {
+        // transformers' converters write "" for the subword affixes, and Qwen 2 an NFC normalizer
+        string path = TinyFile(HfTokenizerJson.Cl100kPattern, false, edit: root =>
+        {
+            root["model"]!["continuing_subword_prefix"] = "";
+            root["model"]!["end_of_word_suffix"] = "";
+            root["normalizer"] = JsonNode.Parse("{\"type\":\"NFC\"}");
+        });
+        using var hf = new Hf.Tokenizer(path);
+        var ours = HfBpeTokenizer.Load(path);
+        foreach (var s in Samples().Append("combining e\u0301 vs \u00e9, A\u030a"))
+        {
+            int[] want = [.. hf.Encode(s).Select(x => (int)x)];
+            Assert.True(want.SequenceEqual(ours.Encode(s)), $"\"{s}\": Hugging Face [{string.Join(',', want)}], ours [{string.Join(',', ours.Encode(s))}]");
+        }
+    }
+
     [Theory]
-    [InlineData("normalizer", "{\"type\":\"NFC\"}", "normalizer is NFC")]
+    [InlineData("normalizer", "{\"type\":\"NFKC\"}", "normalizer is NFKC")]
     [InlineData("model.type", "\"WordPiece\"", "model.type is \"WordPiece\"")]
     [InlineData("model.byte_fallback", "true", "model.byte_fallback is true")]
     [InlineData("pre_tokenizer", "{\"type\":\"Metaspace\"}", "not a ByteLevel pre-tokenizer")]

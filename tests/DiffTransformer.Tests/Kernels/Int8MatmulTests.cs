@@ -120,6 +120,30 @@ public sealed class Int8MatmulTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void ANonFiniteActivationReachesTheOutputOnEveryPath()
+    {
+        using var scope = NewDisposeScope();
+        var x = tensor(new float[] { float.NaN, 0.3f, 100.7f, 1f, 2f, 3f }).reshape(2, 3);
+        var w = tensor(new sbyte[] { 1, 2, 3, 4, 5, 6 }).reshape(2, 3);
+        var s = ones([2]);
+        foreach (var isa in new[] { Int8Isa.Scalar, Int8Isa.Avx2, Int8Isa.Avx512, Int8Isa.Avx512Madd }
+                     .Where(i => i is Int8Isa.Scalar or Int8Isa.Avx2 || System.Runtime.Intrinsics.X86.Avx512BW.IsSupported))
+        {
+            Int8Matmul.ForcedIsa = isa;
+            try
+            {
+                var y = Int8Matmul.Forward(x, w, s, 1);
+                Assert.True(y[0].isnan().all().item<bool>(), $"{isa}: a NaN input gave {y[0, 0].item<float>()}");
+                Assert.False(y[1].isnan().any().item<bool>(), $"{isa}: the finite row came out NaN");
+            }
+            finally
+            {
+                Int8Matmul.ForcedIsa = null;
+            }
+        }
+    }
+
+    [Fact]
     public void BadOperandsAreRefusedByWhatIsWrong()
     {
         using var scope = NewDisposeScope();

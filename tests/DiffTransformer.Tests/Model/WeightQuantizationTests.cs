@@ -128,6 +128,10 @@ public sealed class WeightQuantizationTests(ITestOutputHelper log) : IDisposable
         Assert.Contains("already int8", Assert.Throws<ConfigException>(() => WeightQuantization.ToInt8(int8, Path.Combine(tmp, "again"))).Message);
         Assert.Contains("not empty", Assert.Throws<IOException>(() => WeightQuantization.ToInt8(ours, int8)).Message);
 
+        // Training an int8 configuration is refused before anything runs.
+        var train = new DiffTransformer.Training.TrainOptions { Model = config with { Weights = WeightFormat.Int8 }, Out = Path.Combine(tmp, "run") };
+        Assert.Contains("inference only", Assert.Throws<ConfigException>(() => train.Validate()).Message);
+
         // A config.json that says int8 beside float32 weights: the strict loader names the key and both dtypes.
         string mixed = Path.Combine(tmp, "mixed");
         Directory.CreateDirectory(mixed);
