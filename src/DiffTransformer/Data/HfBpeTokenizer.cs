@@ -39,11 +39,12 @@ public sealed class HfBpeTokenizer : ITokenizer
     private readonly Dictionary<string, int> vocab;
     private readonly string[] tokenOf;
     private readonly Dictionary<int, string> added;
-    private bool nfc;
+    private readonly bool nfc;
 
-    private HfBpeTokenizer(JsonObject source, BpeTokenizer bpe, Regex? split, bool ignoreMerges, Dictionary<string, int> vocab,
+    private HfBpeTokenizer(JsonObject source, BpeTokenizer bpe, Regex? split, bool ignoreMerges, bool nfc, Dictionary<string, int> vocab,
                            Dictionary<int, string> added, int endOfText, string path)
     {
+        this.nfc = nfc;
         Source = source;
         this.bpe = bpe;
         this.split = split;
@@ -172,7 +173,7 @@ public sealed class HfBpeTokenizer : ITokenizer
         {
             Merges = merges.Select(m => $"{m.Item1} {m.Item2}"),
         });
-        return new HfBpeTokenizer(root, bpe, split, Flag(model, "ignore_merges"), vocab, added, eot, path) { nfc = nfc };
+        return new HfBpeTokenizer(root, bpe, split, Flag(model, "ignore_merges"), nfc, vocab, added, eot, path);
     }
 
     public int[] Encode(string text)

@@ -8,6 +8,16 @@ namespace DiffTransformer.IO;
 public static class AtomicDirectory
 {
     /// <summary>
+    /// Refuses an output that already holds something, before any work: "{dir} already exists and is not empty;
+    /// {verb} into a new directory" (a missing or empty directory is fine).
+    /// </summary>
+    public static void RequireNewOrEmpty(string dir, string verb)
+    {
+        if (File.Exists(dir) || (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any()))
+            throw new IOException($"{dir} already exists and is not empty; {verb} into a new directory");
+    }
+
+    /// <summary>
     /// Creates an empty hidden sibling of <paramref name="final"/>, named <c>.{purpose}-{name}-{pid}-{guid}</c>,
     /// creating the parent if needed; returns its path.
     /// </summary>

@@ -101,8 +101,7 @@ public static class DiffLlamaExport
             "float16" => ScalarType.Float16,
             _ => throw new ArgumentException($"dtype \"{dtype}\" is not one of {string.Join(", ", DTypes)}"),
         };
-        if (File.Exists(outDir) || (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any()))
-            throw new IOException($"{outDir} already exists and is not empty; export into a new directory");
+        AtomicDirectory.RequireNewOrEmpty(outDir, "export");
         string resolved = ModelStore.ResolveModelPath(modelPath);
         var config = ModelStore.LoadConfig(resolved);
         CheckExportable(config, resolved);

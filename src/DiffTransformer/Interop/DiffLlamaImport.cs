@@ -83,8 +83,7 @@ public static class DiffLlamaImport
     /// </summary>
     public static (ModelConfig Config, IReadOnlyList<string> Notes) Import(string hfDir, string outDir)
     {
-        if (File.Exists(outDir) || (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any()))
-            throw new IOException($"{outDir} already exists and is not empty; import into a new directory");
+        AtomicDirectory.RequireNewOrEmpty(outDir, "import");
         var (config, state) = Load(hfDir);
         var notes = new List<string>();
         string hfTokenizer = Path.Combine(hfDir, HfTokenizerJson.FileName);

@@ -112,13 +112,13 @@ internal static unsafe class Int8MaddMatmul
             t[8] += Total(a20); t[9] += Total(a21); t[10] += Total(a22); t[11] += Total(a23);
             t[12] += Total(a30); t[13] += Total(a31); t[14] += Total(a32); t[15] += Total(a33);
         }
-        short*[] xs = [x, x1, x2, x3];
-        sbyte*[] ws = [w, w1, w2, w3];
         for (int r = 0; r < 4; r++)
             for (int c = 0; c < 4; c++)
             {
                 long s = t[4 * r + c];
-                for (int j = i; j < n; j++) s += xs[r][j] * ws[c][j];
+                short* xr = x + (long)r * n;
+                sbyte* wc = w + (long)c * n;
+                for (int j = i; j < n; j++) s += xr[j] * wc[j];
                 y[(long)r * ldy + c] = (float)((double)scale[c] * sx[r] * s);
             }
     }

@@ -69,12 +69,7 @@ public static unsafe class Int8Matmul
         if (isa == Int8Isa.Avx2 && !(Avx2.IsSupported && Fma.IsSupported)) throw new PlatformNotSupportedException("AVX2 with FMA is not available");
         if (isa == Int8Isa.Avx512Madd && !Int8MaddMatmul.IsSupported) throw new PlatformNotSupportedException("AVX-512 BW is not available");
         int blocks = (outDim + ChannelBlock - 1) / ChannelBlock;
-        (nint Xq, nint Sx) scratch = default;
-        if (isa == Int8Isa.Avx512Madd)
-        {
-            scratch = Int8MaddMatmul.Allocate(rows, inDim);
-            Int8MaddMatmul.QuantizeRows(x, rows, inDim, (short*)scratch.Xq, (float*)scratch.Sx);
-        }
+        (nint Xq, nint Sx) scratch = isa == Int8Isa.Avx512Madd ? Int8MaddMatmul.Allocate(rows, inDim) : default;
         short* xq = (short*)scratch.Xq;
         float* sx = (float*)scratch.Sx;
         void Block(int b)
@@ -90,6 +85,7 @@ public static unsafe class Int8Matmul
         }
         try
         {
+            if (isa == Int8Isa.Avx512Madd) Int8MaddMatmul.QuantizeRows(x, rows, inDim, xq, sx);
             if (threads <= 1 || blocks == 1)
                 for (int b = 0; b < blocks; b++) Block(b);
             else

@@ -20,8 +20,7 @@ public static class WeightQuantization
     /// </summary>
     public static QuantizeResult ToInt8(string modelPath, string outDir)
     {
-        if (File.Exists(outDir) || (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any()))
-            throw new IOException($"{outDir} already exists and is not empty; quantize into a new directory");
+        AtomicDirectory.RequireNewOrEmpty(outDir, "quantize");
         string resolved = ModelStore.ResolveModelPath(modelPath);
         var config = ModelStore.LoadConfig(resolved);
         if (config.LinearWeights != WeightFormat.Float32)
