@@ -4,6 +4,7 @@ using DiffTransformer.Model;
 namespace DiffTransformer.Tests.Benchmarks;
 
 /// <summary><see cref="DecodeBenchmark"/> with several variants: every (arch, weights) pair timed every round, and the ratios per round.</summary>
+[Collection("serial")] // seeds and draws from the global torch generator
 public sealed class DecodeBenchmarkTests
 {
     [Fact]

@@ -14,6 +14,7 @@ namespace DiffTransformer.Tests.Interop;
 /// per-head norm survives export → import with its logits; shards follow save_pretrained's split; what DiffLlama cannot
 /// hold is refused before anything is written.
 /// </summary>
+[Collection("serial")] // seeds and draws from the global torch generator
 public sealed class DiffLlamaExportTests(ITestOutputHelper log) : IDisposable
 {
     private readonly string tmp = Directory.CreateTempSubdirectory("difft-export-").FullName;

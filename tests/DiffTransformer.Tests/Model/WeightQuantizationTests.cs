@@ -12,6 +12,7 @@ namespace DiffTransformer.Tests.Model;
 /// for bit; quantisation rounds each weight to its channel's nearest step; a quantised model of every architecture
 /// computes the float model with the dequantised weights; its files load with the usual checks.
 /// </summary>
+[Collection("serial")] // seeds and draws from the global torch generator
 public sealed class WeightQuantizationTests(ITestOutputHelper log) : IDisposable
 {
     private readonly string tmp = Directory.CreateTempSubdirectory("difft-int8-").FullName;

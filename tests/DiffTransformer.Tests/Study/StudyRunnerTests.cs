@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 
 namespace DiffTransformer.Tests.Study;
 
+[Collection("serial")] // asserts bit-identical reports across runs: no test may draw from the global torch generator meanwhile
 public sealed class StudyRunnerTests(ITestOutputHelper log) : IDisposable
 {
     private readonly TempDir tmp = new();
